@@ -1,0 +1,16 @@
+"""Settings for the test suite: the real settings, with a fixed key, fast hashing and no throttles."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("FRAUDSITE_MODEL_DIR", tempfile.mkdtemp(prefix="fraudsite-test-models-"))
+
+from fraudsite.settings import *  # noqa: E402,F403
+from fraudsite.settings import REST_FRAMEWORK  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"anon": None, "scoring": None, "analyst": None},
+}

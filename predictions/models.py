@@ -1,0 +1,208 @@
+"""The audit data model: model versions, transactions, predictions, scoring requests, reviews.
+
+Audit rows (Prediction, ScoringRequest, Review) are append-only: the ORM refuses to update or
+delete them. Only the retention service (services/retention.py) deletes, inside
+`audit_deletion_allowed()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import uuid
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+_deletion_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_deletion_allowed", default=False)
+
+
+class AuditImmutableError(Exception):
+    """Raised when code tries to change or delete an append-only audit row."""
+
+
+@contextlib.contextmanager
+def audit_deletion_allowed() -> Iterator[None]:
+    """Let the retention service delete audit rows inside this block; nothing else may."""
+    token = _deletion_allowed.set(True)
+    try:
+        yield
+    finally:
+        _deletion_allowed.reset(token)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditImmutableError(f"{self.model.__name__} rows are append-only and cannot be updated")
+
+    def delete(self):
+        if not _deletion_allowed.get():
+            raise AuditImmutableError(f"{self.model.__name__} rows are append-only; only purge_audit deletes them")
+        return super().delete()
+
+    # Django's own deletion collector uses this; keep it behind the same gate.
+    def _raw_delete(self, using):
+        if not _deletion_allowed.get():
+            raise AuditImmutableError(f"{self.model.__name__} rows are append-only; only purge_audit deletes them")
+        return super()._raw_delete(using)
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditImmutableError(f"{type(self).__name__} rows are append-only and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if not _deletion_allowed.get():
+            raise AuditImmutableError(f"{type(self).__name__} rows are append-only; only purge_audit deletes them")
+        return super().delete(*args, **kwargs)
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve"
+    REVIEW = "review"
+    DECLINE = "decline"
+
+
+class Label(models.TextChoices):
+    FRAUD = "fraud"
+    LEGITIMATE = "legitimate"
+    UNKNOWN = "unknown"
+
+
+class LabelSource(models.TextChoices):
+    REVIEW = "review"
+    CHARGEBACK = "chargeback"
+    HISTORY = "history", "loaded with history"
+
+
+class ModelVersion(models.Model):
+    version = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=16)
+    artifact_path = models.CharField(max_length=500)
+    artifact_sha256 = models.CharField(max_length=64, help_text="sha256 of the artifact's manifest.json")
+    feature_names = models.JSONField()
+    parameters = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    thresholds = models.JSONField(help_text='{"review": float, "decline": float}')
+    training_window = models.JSONField(default=dict, blank=True)
+    training_fingerprint = models.CharField(max_length=64, blank=True)
+    trained_at = models.DateTimeField()
+    registered_at = models.DateTimeField(default=timezone.now)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-registered_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="at_most_one_active_model")
+        ]
+        permissions = [("activate_modelversion", "Can activate a model version")]
+
+    def __str__(self) -> str:
+        return self.version + (" (active)" if self.is_active else "")
+
+
+class Transaction(models.Model):
+    transaction_id = models.CharField(max_length=64, unique=True)
+    timestamp = models.DateTimeField()
+    customer_id = models.CharField(max_length=64)
+    terminal_id = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    metadata = models.JSONField(default=dict, blank=True)
+    label = models.CharField(max_length=10, choices=Label.choices, default=Label.UNKNOWN)
+    label_source = models.CharField(max_length=10, choices=LabelSource.choices, blank=True)
+    labelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-timestamp"]
+        permissions = [
+            ("score_transaction", "Can submit transactions for scoring"),
+            ("label_transaction", "Can record a transaction's ground-truth label"),
+        ]
+        indexes = [
+            # Covering indexes for the two history queries of the scoring path.
+            models.Index(fields=["customer_id", "timestamp", "amount"], name="tx_customer_history"),
+            models.Index(fields=["terminal_id", "timestamp", "label"], name="tx_terminal_history"),
+            models.Index(fields=["timestamp"], name="tx_timestamp"),
+        ]
+
+    def __str__(self) -> str:
+        return self.transaction_id
+
+
+class ScoringRequest(AppendOnlyModel):
+    request_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    received_at = models.DateTimeField(default=timezone.now)
+    endpoint = models.CharField(max_length=32, help_text="transactions, batch or score_file")
+    client = models.CharField(max_length=150, blank=True, help_text="username of the caller")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    body = models.TextField(blank=True, help_text="request body, capped at FRAUDSITE_AUDIT_BODY_BYTES")
+    body_truncated = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField(null=True, blank=True)
+    duration_ms = models.FloatField()
+    error = models.CharField(max_length=200, blank=True)
+    replayed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["received_at"], name="request_received_at")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.status_code} {self.request_id}"
+
+
+class Prediction(AppendOnlyModel):
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
+    request = models.ForeignKey(
+        ScoringRequest, on_delete=models.PROTECT, related_name="predictions", null=True, blank=True
+    )
+    score = models.FloatField()
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    thresholds = models.JSONField(help_text="the thresholds the decision was taken with")
+    features = models.JSONField(help_text="the exact feature vector, {name: value} in model order")
+    reasons = models.JSONField(default=list, help_text="[{feature, value, contribution}], strongest first")
+    latency_ms = models.FloatField()
+    scored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-scored_at"]
+        indexes = [
+            models.Index(fields=["decision", "-score"], name="prediction_queue"),
+            models.Index(fields=["scored_at"], name="prediction_scored_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id}: {self.score:.3f} {self.decision}"
+
+    @property
+    def flagged(self) -> bool:
+        return self.decision != Decision.APPROVE
+
+
+class Review(AppendOnlyModel):
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    outcome = models.CharField(max_length=10, choices=[(Label.FRAUD, "fraud"), (Label.LEGITIMATE, "legitimate")])
+    notes = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-reviewed_at"]
+        indexes = [models.Index(fields=["reviewed_at"], name="review_reviewed_at")]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} {self.outcome} by {self.reviewer_id}"
