@@ -6,8 +6,8 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("FRAUDSITE_MODEL_DIR", tempfile.mkdtemp(prefix="fraudsite-test-models-"))
 
-from fraudsite.settings import *  # noqa: E402,F403
-from fraudsite.settings import REST_FRAMEWORK  # noqa: E402
+from fraudsite.settings import *  # noqa: F403
+from fraudsite.settings import REST_FRAMEWORK
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {

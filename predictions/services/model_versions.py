@@ -1,0 +1,71 @@
+"""Registering trained artifacts as model versions, and choosing the active one."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from model_package.artifacts import ArtifactError, load_artifact, manifest_sha256
+from predictions.models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+class ModelVersionError(Exception):
+    """A model version that cannot be registered or activated; the message says why."""
+
+
+def model_version_register(*, artifact_dir: Path) -> ModelVersion:
+    """Verify the artifact in artifact_dir and record it as a (not yet active) model version.
+
+    Registering the same artifact twice returns the existing row; another artifact under a version
+    name that is already taken is refused.
+    """
+    artifact_dir = Path(artifact_dir).resolve()
+    try:
+        sha256 = manifest_sha256(artifact_dir)
+        model = load_artifact(artifact_dir, expected_sha256=sha256)
+    except ArtifactError as exc:
+        raise ModelVersionError(str(exc)) from None
+    manifest = model.manifest
+    existing = ModelVersion.objects.filter(version=model.version).first()
+    if existing is not None:
+        if existing.artifact_sha256 != sha256:
+            raise ModelVersionError(f"model version {model.version} is already registered with another artifact")
+        return existing
+    trained_at = parse_datetime(str(manifest.get("created_at", ""))) or timezone.now()
+    return ModelVersion.objects.create(
+        version=model.version,
+        algorithm=model.algorithm,
+        artifact_path=str(artifact_dir),
+        artifact_sha256=sha256,
+        feature_names=list(model.feature_names),
+        parameters=manifest.get("parameters", {}),
+        metrics=manifest.get("metrics", {}),
+        thresholds={"review": model.thresholds.review, "decline": model.thresholds.decline},
+        training_window=manifest.get("windows", {}),
+        training_fingerprint=manifest.get("fingerprint", ""),
+        trained_at=trained_at,
+    )
+
+
+def model_version_activate(*, version: str) -> ModelVersion:
+    """Make `version` the one active model; the service picks it up on its next request."""
+    candidate = ModelVersion.objects.filter(version=version).first()
+    if candidate is None:
+        raise ModelVersionError(f"unknown model version {version!r}")
+    # Verify before switching, outside the write transaction: a broken artifact must never go live.
+    try:
+        load_artifact(Path(candidate.artifact_path), expected_sha256=candidate.artifact_sha256)
+    except ArtifactError as exc:
+        raise ModelVersionError(f"model version {version} cannot be activated: {exc}") from None
+    with transaction.atomic():
+        ModelVersion.objects.filter(is_active=True).exclude(pk=candidate.pk).update(is_active=False)
+        ModelVersion.objects.filter(pk=candidate.pk).update(is_active=True, activated_at=timezone.now())
+    candidate.refresh_from_db()
+    logger.info("model version %s activated", version)
+    return candidate

@@ -1,0 +1,123 @@
+"""A small fixture cast shared by the whole suite: a tiny trained model, users in each role, API clients."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+# A simulation big enough for the training protocol (37 days of history + 21 days) and still quick.
+SMALL_SIMULATION = {"customers": 150, "terminals": 300, "days": 70, "start": date(2026, 1, 1), "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def small_transactions():
+    """A deterministic simulated data set (pandas DataFrame in model_package's transaction format)."""
+    from model_package.simulate import simulate
+
+    return simulate(**SMALL_SIMULATION)
+
+
+@pytest.fixture(scope="session")
+def trained_artifact(small_transactions, tmp_path_factory) -> Path:
+    """A random forest trained on the small simulation, saved as a verified artifact directory."""
+    from model_package.artifacts import save_artifact
+    from model_package.train import train_model
+
+    result = train_model(small_transactions, algorithm="rf", alert_budget=3, random_state=0)
+    return save_artifact(result, tmp_path_factory.mktemp("artifacts") / result.version)
+
+
+@pytest.fixture
+def active_model_version(db, trained_artifact):
+    """The trained artifact registered and activated in the test database."""
+    from predictions.services.model_versions import model_version_activate, model_version_register
+
+    version = model_version_register(artifact_dir=trained_artifact)
+    return model_version_activate(version=version.version)
+
+
+def _user_in_role(username: str, role: str, *, is_staff: bool = False) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, is_staff=is_staff)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def scoring_user(db) -> User:
+    return _user_in_role("scoring-client", "scoring")
+
+
+@pytest.fixture
+def analyst_user(db) -> User:
+    return _user_in_role("analyst", "analyst", is_staff=True)
+
+
+def _token_client(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def scoring_client(scoring_user) -> APIClient:
+    return _token_client(scoring_user)
+
+
+@pytest.fixture
+def analyst_client(analyst_user) -> APIClient:
+    return _token_client(analyst_user)
+
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def make_transaction(db):
+    """Store a history Transaction directly (not scored); keyword overrides for any field."""
+    from predictions.models import Transaction
+
+    def make(**overrides: Any) -> Transaction:
+        fields: dict[str, Any] = {
+            "transaction_id": f"hist-{next(_ids):06d}",
+            "timestamp": timezone.now() - timedelta(days=1),
+            "customer_id": "C00001",
+            "terminal_id": "T00001",
+            "amount": Decimal("42.00"),
+            "currency": "EUR",
+        }
+        fields.update(overrides)
+        return Transaction.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def transaction_payload():
+    """A valid POST transactions/ body; keyword overrides for any field."""
+
+    def make(**overrides: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "transaction_id": f"api-{next(_ids):06d}",
+            "timestamp": (timezone.now() - timedelta(minutes=1)).isoformat(),
+            "customer_id": "C00001",
+            "terminal_id": "T00001",
+            "amount": "42.00",
+        }
+        body.update(overrides)
+        return body
+
+    return make
+
+
+def aware(*args: int) -> datetime:
+    """An aware UTC datetime, for readable test data."""
+    return datetime(*args, tzinfo=UTC)
