@@ -32,6 +32,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized API body is refused before any other middleware can read it.
+    "predictions.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,12 +118,12 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "predictions.api.pagination.Pagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50, minimum=1),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "predictions.api.throttling.AnonymousRateThrottle",
+        "predictions.api.throttling.RoleRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("THROTTLE_ANON", "60/minute"),
@@ -137,6 +139,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Only health is open: the schema and Swagger UI need a token or an admin session like the rest.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # One name per choice set, shared by every field that uses it.
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionEnum": "predictions.models.Decision",
+        "LabelEnum": "predictions.models.Label",
+        "LabelSourceEnum": "predictions.models.LabelSource",
+        "GroundTruthEnum": ["fraud", "legitimate"],
+    },
 }
 
 LOGGING = {

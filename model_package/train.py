@@ -1,0 +1,411 @@
+"""Time-ordered training (HANDBOOK.md, chapters 3.4 and 4): train window, delay gap, test window.
+
+Train on `train_days` days, skip `delay_days` (the time labels take to arrive), test on `test_days` days,
+never a random split. A card is left out of test day T once it is known compromised: a fraud on any day
+from the training start to T - delay - 1 (the book's rule). The decision thresholds are chosen on the
+delay-gap days, scored by the trained model: data before the test, and not seen in training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from model_package.evaluate import evaluate_scores
+from model_package.features import FEATURE_NAMES, feature_table
+from model_package.predict import Thresholds, scorer_for
+
+ALGORITHMS = ("rf", "logreg", "hgb")
+TOP_K = 100
+THRESHOLD_RULE = (
+    "review: the smallest score threshold with at most alert_budget alerts a day on average over the "
+    "delay-gap days (never 0); decline: the smallest threshold >= review whose precision on those days "
+    "reaches precision_target (1.0 if none does)"
+)
+
+
+class TrainingError(ValueError):
+    """Data or options the training protocol cannot work with; the message is one line."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    pipeline: Pipeline
+    algorithm: str
+    parameters: dict
+    metrics: dict
+    thresholds: Thresholds
+    windows: dict[str, str]
+    fingerprint: str
+    version: str
+    created_at: datetime
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    feature_medians: tuple[float, ...] = field(default=())  # training medians, the reference for reasons
+
+
+@dataclass(frozen=True)
+class _Split:
+    """Row masks and day numbers (days since 1970-01-01, UTC) of the protocol's windows."""
+
+    day: np.ndarray
+    train_start: int
+    train: np.ndarray
+    gap: np.ndarray
+    test: np.ndarray
+    known_compromised: np.ndarray  # per row: its card had a fraud from the train start to (its day - delay - 1)
+
+
+def make_pipeline(algorithm: str, *, random_state: int = 0, **params: Any) -> Pipeline:
+    """The unfitted pipeline of an algorithm: library defaults (the book's rows) unless params override."""
+    if algorithm == "rf":
+        steps = [("model", RandomForestClassifier(n_estimators=100, random_state=random_state, n_jobs=-1))]
+    elif algorithm == "logreg":
+        steps = [("scale", StandardScaler()), ("model", LogisticRegression(random_state=random_state))]
+    elif algorithm == "hgb":
+        steps = [("model", HistGradientBoostingClassifier(random_state=random_state))]
+    else:
+        raise TrainingError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+    pipeline = Pipeline(steps)
+    if params:
+        pipeline.set_params(**{f"model__{name}": value for name, value in params.items()})
+    return pipeline
+
+
+def train_model(
+    transactions: pd.DataFrame,
+    *,
+    algorithm: str = "rf",
+    train_start: date | None = None,
+    train_days: int = 7,
+    delay_days: int = 7,
+    test_days: int = 7,
+    alert_budget: int = 100,
+    precision_target: float = 0.8,
+    random_state: int = 0,
+    model_params: dict[str, Any] | None = None,
+    features: pd.DataFrame | None = None,
+) -> TrainResult:
+    """Train, choose thresholds and evaluate on the test window, per the HANDBOOK's protocol.
+
+    train_start defaults to the latest start that fits train + delay + test full days in the data.
+    model_params override the final estimator's parameters (e.g. fewer trees in a quick test);
+    features, if given, must be feature_table(transactions), to share one table between trainings.
+    """
+    _check_options(algorithm, train_days, delay_days, test_days, alert_budget, precision_target)
+    _check_transactions(transactions)
+    seconds: dict[str, float] = {}
+    split = _split(transactions, train_start, train_days=train_days, delay_days=delay_days, test_days=test_days)
+    if features is None:
+        began = time.perf_counter()
+        features = feature_table(transactions)
+        seconds["features"] = time.perf_counter() - began
+    x = features.loc[:, list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+    y = transactions["is_fraud"].to_numpy(dtype=np.int64)
+    _check_classes(y[split.train])
+
+    pipeline = make_pipeline(algorithm, random_state=random_state, **(model_params or {}))
+    began = time.perf_counter()
+    pipeline.fit(x[split.train], y[split.train])
+    seconds["fit"] = time.perf_counter() - began
+    _single_threaded(pipeline)
+    score = scorer_for(pipeline)
+
+    gap = split.gap & ~split.known_compromised
+    thresholds, selection = choose_thresholds(
+        score(x[gap]), y[gap], days=delay_days, alert_budget=alert_budget, precision_target=precision_target
+    )
+    test = split.test & ~split.known_compromised
+    began = time.perf_counter()
+    test_scores = score(x[test])
+    seconds["predict"] = time.perf_counter() - began
+    metrics = _metrics(transactions[test], split.day[test], test_scores, thresholds, days=test_days)
+    metrics["train"] = {"transactions": int(split.train.sum()), "frauds": int(y[split.train].sum())}
+    metrics["thresholds"] = {
+        "rule": THRESHOLD_RULE,
+        "days": [_iso(d) for d in np.unique(split.day[split.gap])],
+        **selection,
+    }
+    metrics["seconds"] = {name: round(value, 3) for name, value in seconds.items()}
+
+    created_at = datetime.now(UTC)
+    fingerprint = data_fingerprint(transactions)
+    return TrainResult(
+        pipeline=pipeline,
+        algorithm=algorithm,
+        parameters=_parameters(
+            pipeline,
+            train_days=train_days,
+            delay_days=delay_days,
+            test_days=test_days,
+            alert_budget=alert_budget,
+            precision_target=precision_target,
+            random_state=random_state,
+        ),
+        metrics=metrics,
+        thresholds=thresholds,
+        windows=_windows(split, train_days=train_days, delay_days=delay_days, test_days=test_days),
+        fingerprint=fingerprint,
+        version=f"{algorithm}-{created_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        created_at=created_at,
+        feature_medians=tuple(float(m) for m in np.median(x[split.train], axis=0)),
+    )
+
+
+def choose_thresholds(
+    scores: np.ndarray, labels: np.ndarray, *, days: int, alert_budget: int, precision_target: float
+) -> tuple[Thresholds, dict]:
+    """Review and decline thresholds from scored, labelled days before the test (see THRESHOLD_RULE)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    order = np.argsort(scores, kind="stable")
+    ascending = scores[order]
+    frauds_below = np.concatenate([[0], np.cumsum(labels[order])])
+    candidates = np.unique(scores[scores > 0])
+    # Alerts and frauds at or above each candidate threshold.
+    below = np.searchsorted(ascending, candidates, side="left")
+    alerts = len(scores) - below
+    frauds = frauds_below[-1] - frauds_below[below]
+    within_budget = alerts <= alert_budget * days
+    if within_budget.any():
+        review = float(candidates[np.argmax(within_budget)])
+    else:  # ties at the top exceed the budget: alert on nothing seen so far
+        review = float(min(1.0, np.nextafter(ascending[-1] if len(ascending) else 0.0, 1.0)))
+    precise = (candidates >= review) & (frauds >= precision_target * alerts)
+    decline = float(candidates[np.argmax(precise)]) if precise.any() else 1.0
+    decline = max(decline, review)
+    thresholds = Thresholds(review=review, decline=decline)
+    return thresholds, {
+        "transactions": len(scores),
+        "frauds": int(labels.sum()),
+        "alert_budget": alert_budget,
+        "precision_target": precision_target,
+        "review": {"threshold": review, **_at_threshold(scores, labels, review, days=days)},
+        "decline": {"threshold": decline, **_at_threshold(scores, labels, decline, days=days)},
+    }
+
+
+def _at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float, *, days: int) -> dict:
+    flagged = scores >= threshold
+    caught = int(labels[flagged].sum())
+    return {
+        "alerts_per_day": round(float(flagged.sum()) / days, 3),
+        "precision": caught / int(flagged.sum()) if flagged.any() else None,
+        "recall": caught / int(labels.sum()) if labels.any() else None,
+    }
+
+
+def _metrics(rows: pd.DataFrame, day: np.ndarray, scores: np.ndarray, thresholds: Thresholds, *, days: int) -> dict:
+    labels = rows["is_fraud"].to_numpy(dtype=np.int64)
+    frame = pd.DataFrame({"day": day, "customer_id": rows["customer_id"].to_numpy(), "score": scores, "label": labels})
+    headline = evaluate_scores(frame, k=TOP_K)
+    return {
+        "auc": headline["auc"],
+        "average_precision": headline["average_precision"],
+        "card_precision_at_k": headline["card_precision_at_k"],
+        "k": TOP_K,
+        "test": {
+            "transactions": headline["n"],
+            "frauds": headline["frauds"],
+            "review": _at_threshold(scores, labels, thresholds.review, days=days),
+            "decline": _at_threshold(scores, labels, thresholds.decline, days=days),
+        },
+    }
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _epoch_days(timestamps: pd.Series) -> np.ndarray:
+    ns = pd.to_datetime(timestamps, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return np.floor_divide(ns, _DAY_NS)
+
+
+def _iso(epoch_day: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=int(epoch_day))).isoformat()
+
+
+def _split(
+    transactions: pd.DataFrame, train_start: date | None, *, train_days: int, delay_days: int, test_days: int
+) -> _Split:
+    day = _epoch_days(transactions["timestamp"])
+    first, last = int(day.min()), int(day.max())
+    span = train_days + delay_days + test_days
+    start = last - span + 1 if train_start is None else (train_start - date(1970, 1, 1)).days
+    if start < first or start + span - 1 > last:
+        raise TrainingError(
+            f"the protocol needs {span} days ({train_days} train + {delay_days} delay + {test_days} test) "
+            f"from {_iso(start)} to {_iso(start + span - 1)}; the data covers {_iso(first)} to {_iso(last)}"
+        )
+    fraud_day = np.where((transactions["is_fraud"].to_numpy() == 1) & (day >= start), day, np.iinfo(np.int64).max)
+    first_fraud = pd.Series(fraud_day).groupby(transactions["customer_id"].to_numpy()).transform("min").to_numpy()
+    return _Split(
+        day=day,
+        train_start=start,
+        train=(day >= start) & (day < start + train_days),
+        gap=(day >= start + train_days) & (day < start + train_days + delay_days),
+        test=(day >= start + train_days + delay_days) & (day < start + span),
+        known_compromised=first_fraud <= day - delay_days - 1,
+    )
+
+
+def _windows(split: _Split, *, train_days: int, delay_days: int, test_days: int) -> dict[str, str]:
+    """Inclusive first and last days (UTC) of each window."""
+    start = split.train_start
+    return {
+        "data_start": _iso(split.day.min()),
+        "train_start": _iso(start),
+        "train_end": _iso(start + train_days - 1),
+        "delay_start": _iso(start + train_days),
+        "delay_end": _iso(start + train_days + delay_days - 1),
+        "test_start": _iso(start + train_days + delay_days),
+        "test_end": _iso(start + train_days + delay_days + test_days - 1),
+        "data_end": _iso(split.day.max()),
+    }
+
+
+def _check_options(
+    algorithm: str, train_days: int, delay_days: int, test_days: int, alert_budget: int, precision_target: float
+) -> None:
+    if algorithm not in ALGORITHMS:
+        raise TrainingError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+    if min(train_days, delay_days, test_days) < 1:
+        raise TrainingError("train_days, delay_days and test_days must each be at least 1")
+    if alert_budget < 1:
+        raise TrainingError("alert_budget must be at least 1 alert a day")
+    if not 0 < precision_target <= 1:
+        raise TrainingError("precision_target must be in (0, 1]")
+
+
+def _check_transactions(transactions: pd.DataFrame) -> None:
+    needed = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "is_fraud")
+    missing = [column for column in needed if column not in transactions]
+    if missing:
+        raise TrainingError(f"the transactions lack column(s) {', '.join(missing)}")
+    if transactions.empty:
+        raise TrainingError("there are no transactions")
+
+
+def _check_classes(labels: np.ndarray) -> None:
+    if labels.sum() == 0 or labels.sum() == len(labels):
+        raise TrainingError("the training window needs both frauds and legitimate transactions")
+
+
+def _single_threaded(pipeline: Pipeline) -> None:
+    """Fitted in parallel, predicted in one thread: joblib's start-up costs more than one row's trees."""
+    for _, step in pipeline.steps:
+        if "n_jobs" in step.get_params(deep=False):
+            step.set_params(n_jobs=1)
+
+
+def _parameters(pipeline: Pipeline, **protocol: Any) -> dict:
+    """The pipeline's parameters (JSON values only) and the protocol's options."""
+    steps = {}
+    for name, step in pipeline.steps:
+        params = step.get_params(deep=False)
+        steps[name] = {"class": type(step).__name__, **{k: v for k, v in params.items() if _is_json_scalar(v)}}
+    return {"pipeline": steps, "protocol": protocol}
+
+
+def _is_json_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def data_fingerprint(transactions: pd.DataFrame) -> str:
+    """sha256 of the transaction table's content, independent of row order (the data the model came from)."""
+    canonical = pd.DataFrame(
+        {
+            "transaction_id": transactions["transaction_id"].astype(str),
+            "timestamp": _epoch_ns(transactions["timestamp"]),
+            "customer_id": transactions["customer_id"].astype(str),
+            "terminal_id": transactions["terminal_id"].astype(str),
+            "cents": np.rint(transactions["amount"].to_numpy(dtype=np.float64) * 100).astype(np.int64),
+            "is_fraud": transactions["is_fraud"].fillna(0).to_numpy(dtype=np.int64),
+        }
+    )
+    row_hashes = np.sort(pd.util.hash_pandas_object(canonical, index=False).to_numpy())
+    return hashlib.sha256(row_hashes.tobytes()).hexdigest()
+
+
+def _epoch_ns(timestamps: pd.Series) -> np.ndarray:
+    return pd.to_datetime(timestamps, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+
+def format_metrics(metrics: dict) -> str:
+    """The metrics table the CLIs print."""
+
+    def number(value: Any, spec: str = ".3f") -> str:
+        return "-" if value is None else format(value, spec)
+
+    test, train, chosen = metrics["test"], metrics.get("train", {}), metrics.get("thresholds", {})
+    k = metrics.get("k", TOP_K)
+    lines = [
+        f"{'':14}{'AUC':>7}{'AP':>7}{f'CP@{k}':>8}{'transactions':>14}{'frauds':>8}",
+        f"{'test':14}{number(metrics['auc']):>7}{number(metrics['average_precision']):>7}"
+        f"{number(metrics['card_precision_at_k']):>8}{test['transactions']:>14,}{test['frauds']:>8,}",
+    ]
+    if train:
+        lines.append(f"{'train':14}{'':22}{train['transactions']:>14,}{train['frauds']:>8,}")
+    lines += ["", f"{'':14}{'threshold':>10}{'precision':>11}{'recall':>8}{'alerts/day':>12}"]
+    for name in ("review", "decline"):
+        rows = [("gap", chosen.get(name)), ("test", test[name])] if chosen else [("test", test[name])]
+        for where, row in rows:
+            threshold = chosen.get(name, {}).get("threshold") if chosen else None
+            lines.append(
+                f"{name + ' (' + where + ')':14}{number(threshold, '.4f'):>10}{number(row['precision']):>11}"
+                f"{number(row['recall']):>8}{number(row['alerts_per_day'], '.1f'):>12}"
+            )
+    if chosen:
+        lines.append(f"thresholds chosen on {chosen['days'][0]} .. {chosen['days'][-1]}: {chosen['rule']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model_package.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="transaction CSV (model_package.io format)")
+    parser.add_argument("--algorithm", choices=ALGORITHMS, default="rf")
+    parser.add_argument("--out", type=Path, required=True, help="artifact directory to create")
+    parser.add_argument("--train-start", type=date.fromisoformat, help="first training day, YYYY-MM-DD")
+    parser.add_argument("--alert-budget", type=int, default=100, help="review alerts a day (default 100)")
+    parser.add_argument("--precision-target", type=float, default=0.8, help="decline precision (default 0.8)")
+    parser.add_argument("--random-state", type=int, default=0)
+    args = parser.parse_args(argv)
+    from model_package.artifacts import ArtifactError, manifest_sha256, save_artifact
+    from model_package.io import DataFileError, read_transactions
+
+    try:
+        result = train_model(
+            read_transactions(args.data),
+            algorithm=args.algorithm,
+            train_start=args.train_start,
+            alert_budget=args.alert_budget,
+            precision_target=args.precision_target,
+            random_state=args.random_state,
+        )
+        directory = save_artifact(result, args.out)
+    except (DataFileError, TrainingError, ArtifactError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    windows = result.windows
+    print(f"{result.version}: trained on {windows['train_start']} .. {windows['train_end']}, "
+          f"tested on {windows['test_start']} .. {windows['test_end']}")
+    print(format_metrics(result.metrics))
+    print(f"artifact: {directory} (manifest sha256 {manifest_sha256(directory)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Serializers: the input rules of a transaction (predictions.rules) and the shapes the API answers with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+from predictions import rules
+from predictions.models import Decision, Label, LabelSource, ModelVersion, Prediction, Review, Transaction
+from predictions.services.scoring import TransactionInput
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that refuses fields it does not define instead of silently dropping them."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        unknown = {}
+        if isinstance(data, Mapping):
+            unknown = {
+                name: [ErrorDetail("Unknown field.", code="unknown_field")] for name in data if name not in self.fields
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time that must name its time zone (Z or an offset); stored in UTC."""
+
+    default_error_messages = {
+        "naive": "Include a time zone: 2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00.",
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip()) if value.strip() else None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+class TransactionInSerializer(StrictSerializer):
+    """One transaction to score (DESIGN.md, "The transaction")."""
+
+    transaction_id = serializers.RegexField(
+        rules.TRANSACTION_ID_PATTERN,
+        max_length=rules.TRANSACTION_ID_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="Your unique id of the transaction, also the idempotency key: 1-64 of A-Z a-z 0-9 . _ : -",
+        error_messages={"invalid": "Use 1-64 characters among letters, digits and . _ : -"},
+    )
+    timestamp = AwareDateTimeField(
+        help_text="When the transaction happened: ISO 8601 with a time zone, at most 5 minutes in the future."
+    )
+    customer_id = serializers.CharField(
+        max_length=rules.PARTY_ID_MAX_LENGTH, help_text="The card or customer (1-64 characters)."
+    )
+    terminal_id = serializers.CharField(
+        max_length=rules.PARTY_ID_MAX_LENGTH, help_text="The merchant terminal (1-64 characters)."
+    )
+    amount = serializers.DecimalField(
+        max_digits=rules.AMOUNT_MAX_DIGITS,
+        decimal_places=rules.AMOUNT_DECIMAL_PLACES,
+        min_value=rules.AMOUNT_MIN,
+        max_value=rules.AMOUNT_MAX,
+        help_text='Amount with at most 2 decimal places, 0 to 1,000,000,000; a string such as "42.50" or a number.',
+    )
+    currency = serializers.CharField(
+        required=False,
+        min_length=3,
+        max_length=3,
+        help_text="ISO 4217 code in upper case, such as EUR. Default: the server's FRAUDSITE_DEFAULT_CURRENCY.",
+    )
+    metadata = serializers.DictField(
+        required=False,
+        help_text="Any JSON object of at most 4 KiB (compact UTF-8 JSON); stored as given, never a model input.",
+    )
+
+    def validate_timestamp(self, value: datetime) -> datetime:
+        if value > timezone.now() + rules.FUTURE_TOLERANCE:
+            raise serializers.ValidationError("The timestamp is more than 5 minutes in the future.")
+        return value
+
+    def validate_currency(self, value: str) -> str:
+        if not rules.is_currency_code(value):
+            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code such as EUR.")
+        return value
+
+    def validate_metadata(self, value: dict[str, Any]) -> dict[str, Any]:
+        size = rules.metadata_size(value)
+        if size > rules.METADATA_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"metadata is {size} bytes as compact JSON; the limit is {rules.METADATA_MAX_BYTES}."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.setdefault("currency", settings.FRAUDSITE_DEFAULT_CURRENCY)
+        attrs.setdefault("metadata", {})
+        return attrs
+
+    @staticmethod
+    def to_input(attrs: dict[str, Any]) -> TransactionInput:
+        return TransactionInput(**attrs)
+
+
+class BatchInSerializer(StrictSerializer):
+    """Up to 1,000 transactions, all validated before any is stored."""
+
+    items = TransactionInSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=rules.BATCH_MAX_ITEMS,
+        help_text="The transactions, 1 to 1,000; each transaction_id at most once.",
+    )
+
+    def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        first_index: dict[str, int] = {}
+        errors: list[dict[str, list[str]]] = [{} for _ in items]
+        for index, item in enumerate(items):
+            seen = first_index.setdefault(item["transaction_id"], index)
+            if seen != index:
+                errors[index] = {"transaction_id": [f"The same transaction_id as items[{seen}]."]}
+        if any(errors):
+            # One entry per item, as DRF reports item errors, so the answer names items[i].transaction_id.
+            raise serializers.ValidationError(errors)
+        return items
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+class ReasonSerializer(serializers.Serializer):
+    feature = serializers.CharField(help_text="A feature of the model (see GET models/active/ feature_names).")
+    value = serializers.FloatField(help_text="Its value for this transaction.")
+    contribution = serializers.FloatField(help_text="How much it raised the score (score minus the occluded score).")
+
+
+class ScoringResultSerializer(serializers.Serializer):
+    """The result of scoring one transaction (also what a replay returns)."""
+
+    transaction_id = serializers.CharField()
+    score = serializers.FloatField(help_text="Probability of fraud, 0 to 1.")
+    decision = serializers.ChoiceField(choices=Decision.choices, help_text="From the model version's thresholds.")
+    flagged = serializers.BooleanField(help_text="decision != approve.")
+    model_version = serializers.CharField(help_text="The model version that scored it.")
+    reasons = ReasonSerializer(many=True, help_text="The features that pushed the score up most, strongest first.")
+    request_id = serializers.UUIDField(
+        allow_null=True, help_text="The audit id of the request that scored it (a replay returns the original's)."
+    )
+    scored_at = serializers.DateTimeField()
+
+
+class BatchItemResultSerializer(ScoringResultSerializer):
+    replayed = serializers.BooleanField(help_text="True when this item was already stored and not scored again.")
+
+
+class BatchResultSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField(help_text="The audit id of this request.")
+    created = serializers.IntegerField(help_text="Items scored and stored by this request.")
+    replayed = serializers.IntegerField(help_text="Items already stored with the same content, not scored again.")
+    results = BatchItemResultSerializer(many=True, help_text="One result per item, in the order sent.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx and 5xx answer under /api/."""
+
+    status = serializers.IntegerField(help_text="The HTTP status, repeated.")
+    code = serializers.CharField(help_text="A stable machine-readable code, such as invalid or duplicate_transaction.")
+    detail = serializers.CharField(help_text="A human-readable explanation.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Each bad field with its messages, such as {"items[3].amount": ["..."]}; empty otherwise.',
+    )
+    request_id = serializers.UUIDField(
+        allow_null=True, help_text="On the scoring endpoints, the audit id of this request; null elsewhere."
+    )
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text='"ok".')
+    model_version = serializers.CharField(required=False, help_text="health/ready: the active model version.")
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    model_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    flagged = serializers.BooleanField(read_only=True)
+    features = serializers.SerializerMethodField(
+        help_text="The exact feature vector used, {name: value} in model order."
+    )
+    request_id = serializers.SerializerMethodField(help_text="The audit id of the request that scored it.")
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "model_version",
+            "score",
+            "decision",
+            "flagged",
+            "thresholds",
+            "features",
+            "reasons",
+            "latency_ms",
+            "scored_at",
+            "request_id",
+        ]
+
+    def get_features(self, prediction: Prediction) -> dict[str, float]:
+        # PostgreSQL's jsonb does not keep key order; the model version's feature list does.
+        order = prediction.model_version.feature_names
+        return {name: prediction.features[name] for name in order if name in prediction.features}
+
+    def get_request_id(self, prediction: Prediction) -> str | None:
+        return str(prediction.request.request_id) if prediction.request is not None else None
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["reviewer", "outcome", "notes", "reviewed_at"]
+
+
+class TransactionListSerializer(serializers.ModelSerializer):
+    """A stored transaction with its latest score (null if it was loaded as history and never scored)."""
+
+    score = serializers.FloatField(read_only=True, allow_null=True, help_text="The latest prediction's score.")
+    decision = serializers.ChoiceField(
+        choices=Decision.choices, read_only=True, allow_null=True, help_text="The latest prediction's decision."
+    )
+    flagged = serializers.SerializerMethodField(help_text="decision != approve; null when never scored.")
+    model_version = serializers.CharField(read_only=True, allow_null=True)
+    reviewed = serializers.BooleanField(read_only=True, help_text="At least one analyst review exists.")
+    label = serializers.ChoiceField(choices=Label.choices, read_only=True)
+    label_source = serializers.ChoiceField(choices=LabelSource.choices, read_only=True, allow_blank=True)
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "transaction_id",
+            "timestamp",
+            "customer_id",
+            "terminal_id",
+            "amount",
+            "currency",
+            "label",
+            "label_source",
+            "labelled_at",
+            "score",
+            "decision",
+            "flagged",
+            "model_version",
+            "reviewed",
+        ]
+
+    def get_flagged(self, transaction: Transaction) -> bool | None:
+        decision = getattr(transaction, "decision", None)
+        return None if decision is None else decision != Decision.APPROVE
+
+
+class TransactionDetailSerializer(TransactionListSerializer):
+    """A stored transaction with every prediction (newest first) and every review."""
+
+    predictions = PredictionSerializer(many=True, read_only=True)
+    reviews = ReviewSerializer(many=True, read_only=True)
+
+    class Meta(TransactionListSerializer.Meta):
+        fields = [*TransactionListSerializer.Meta.fields, "metadata", "created_at", "predictions", "reviews"]
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "version",
+            "algorithm",
+            "is_active",
+            "activated_at",
+            "trained_at",
+            "registered_at",
+            "feature_names",
+            "parameters",
+            "metrics",
+            "thresholds",
+            "training_window",
+            "training_fingerprint",
+            "artifact_sha256",
+        ]

@@ -1,0 +1,149 @@
+"""What every fraudsite management command shares: help with an example, a progress bar, one-line errors.
+
+A command subclasses `FraudsiteCommand`, sets `help` and `example`, and lets its service raise its own
+errors: the ones listed in `expected_errors()` become a one-line `CommandError` (exit status 1, no
+traceback), anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.utils.dateparse import parse_datetime
+from tqdm import tqdm
+
+
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's option order, with the description and the example printed as written."""
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """The domain errors a command reports in one line instead of a traceback."""
+    from model_package.artifacts import ArtifactError
+    from model_package.io import DataFileError
+    from predictions.services.batch import ScoreFileError
+    from predictions.services.export import ExportError
+    from predictions.services.history import LoadError
+    from predictions.services.model_versions import ModelVersionError
+    from predictions.services.retention import PurgeError
+    from predictions.services.training import TrainingError
+
+    return (
+        ArtifactError,
+        DataFileError,
+        ExportError,
+        LoadError,
+        ModelVersionError,
+        PurgeError,
+        ScoreFileError,
+        TrainingError,
+    )
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception's message on a single line (an operator's terminal, a cron mail, a log line)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        message = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        message = str(exc) or type(exc).__name__
+    return " ".join(message.split())
+
+
+class FraudsiteCommand(BaseCommand):
+    """A management command that behaves like a good Unix tool."""
+
+    example: str = ""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        if self.example:
+            kwargs.setdefault("epilog", "example:\n  " + self.example.strip().replace("\n", "\n  "))
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+        return parser
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        self._progress_enabled = not options.get("no_progress") and sys.stderr.isatty()
+        try:
+            return super().execute(*args, **options)
+        except CommandError:
+            raise
+        except (*expected_errors(), OSError) as exc:
+            raise CommandError(one_line(exc)) from None
+
+    def progress(self, *, description: str, unit: str = "rows") -> ProgressBar:
+        """A progress callback for a service; draws a tqdm bar on a terminal unless --no-progress."""
+        return ProgressBar(description=description, unit=unit, enabled=getattr(self, "_progress_enabled", False))
+
+    def summary(self, line: str) -> None:
+        """The last line a command prints: what it did, in numbers."""
+        self.stdout.write(self.style.SUCCESS(line))
+
+
+class ProgressBar:
+    """Callable as progress(advance, total): created lazily, because the total is known only once a file is read."""
+
+    def __init__(self, *, description: str, unit: str, enabled: bool) -> None:
+        self._description = description
+        self._unit = unit
+        self._enabled = enabled
+        self._bar: tqdm | None = None
+
+    def __call__(self, advance: int, total: int) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None:
+            self._bar = tqdm(total=total, desc=self._description, unit=self._unit, unit_scale=True, leave=False)
+        self._bar.update(advance)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+Progress = Callable[[int, int], None]
+
+
+def time_bound(value: str, *, end: bool = False) -> datetime:
+    """Parse a --since/--until value: a date (YYYY-MM-DD) or an ISO 8601 time; UTC when no zone is given.
+
+    A date as an upper bound means the end of that day, so `--since 2026-01-01 --until 2026-01-31` is all of January.
+    """
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        moment = parse_datetime(value)
+        if moment is None:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start + timedelta(days=1) if end else start
+
+
+def since_bound(value: str) -> datetime:
+    """argparse type for an inclusive lower bound."""
+    return time_bound(value)
+
+
+def until_bound(value: str) -> datetime:
+    """argparse type for an exclusive upper bound (a bare date includes that whole day)."""
+    return time_bound(value, end=True)
+
+
+def positive_int(value: str) -> int:
+    """argparse type for a count of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number

@@ -1,0 +1,60 @@
+"""evaluate_model: how a model version did in production, from stored predictions and the labels since."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from predictions.management.base import FraudsiteCommand, one_line, positive_int, since_bound, until_bound
+from predictions.services.evaluation import (
+    DEFAULT_K,
+    EvaluationError,
+    evaluation_format,
+    evaluation_plot,
+    model_version_evaluate,
+)
+
+
+class Command(FraudsiteCommand):
+    help = (
+        "Evaluate a model version (default: the active one) on the transactions it scored, against the labels\n"
+        "stored since (reviews, chargebacks): ROC AUC, average precision, card precision@k, and the precision\n"
+        "and recall of each decision. Transactions whose label is still unknown are left out and counted.\n"
+        "--since/--until take a date (YYYY-MM-DD, --until includes that day) or an ISO 8601 time."
+    )
+    example = "python manage.py evaluate_model --since 2026-03-01 --until 2026-03-31 --plots var/plots"
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
+        # Django gives every command --version (its own version); here --version names the model version.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--version", dest="model_version", help="model version (default: the active one)")
+        parser.add_argument("--since", type=since_bound, help="first transaction time included")
+        parser.add_argument("--until", type=until_bound, help="last transaction time (a date: that whole day)")
+        parser.add_argument(
+            "--k",
+            type=positive_int,
+            default=DEFAULT_K,
+            help=f"cards per day for card precision@k (default {DEFAULT_K})",
+        )
+        parser.add_argument(
+            "--plots", type=Path, metavar="DIR", help="write PNG precision-recall and score-histogram charts here"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            evaluation = model_version_evaluate(
+                version=options["model_version"], since=options["since"], until=options["until"], k=options["k"]
+            )
+        except EvaluationError as exc:
+            raise CommandError(one_line(exc)) from None
+        self.stdout.write(evaluation_format(evaluation))
+        if options["plots"]:
+            for path in evaluation_plot(evaluation=evaluation, directory=options["plots"]):
+                self.stdout.write(f"wrote {path}")
+        self.summary(
+            f"evaluated {evaluation.transactions:,} labelled transactions of model version {evaluation.version}"
+        )

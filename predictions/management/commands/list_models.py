@@ -1,0 +1,49 @@
+"""list_models: the registered model versions as a table, the active one marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from predictions.management.base import FraudsiteCommand
+from predictions.models import ModelVersion
+
+COLUMNS = ("", "version", "algorithm", "trained", "AUC", "AP", "CP@k", "review", "decline")
+
+
+class Command(FraudsiteCommand):
+    help = (
+        "List the registered model versions, newest first, with their metrics on the test days (ROC AUC,\n"
+        "average precision, card precision@k) and decision thresholds. The active version is marked with *."
+    )
+    example = "python manage.py list_models"
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        versions = list(ModelVersion.objects.order_by("-registered_at", "-id"))
+        if not versions:
+            self.summary("no model versions registered (train one with train_model)")
+            return
+        rows = [COLUMNS, *(_row(version) for version in versions)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+        for row in rows:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        active = next((v.version for v in versions if v.is_active), None)
+        self.summary(f"{len(versions)} model versions, active: {active or 'none'}")
+
+
+def _row(version: ModelVersion) -> tuple[str, ...]:
+    metrics = version.metrics  # the test window's headline figures (model_package.train)
+    return (
+        "*" if version.is_active else "",
+        version.version,
+        version.algorithm,
+        f"{version.trained_at:%Y-%m-%d %H:%M}",
+        _number(metrics.get("auc")),
+        _number(metrics.get("average_precision")),
+        _number(metrics.get("card_precision_at_k")) + (f" @{metrics['k']}" if "k" in metrics else ""),
+        _number(version.thresholds.get("review")),
+        _number(version.thresholds.get("decline")),
+    )
+
+
+def _number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "-"

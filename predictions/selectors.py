@@ -1,0 +1,173 @@
+"""Reads for the analyst workflow: the review queue, a transaction's context, the dashboard figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from predictions.models import Decision, Label, Prediction, Review, Transaction
+
+FLAGGED_DECISIONS = (Decision.REVIEW, Decision.DECLINE)
+HISTORY_DAYS = 30
+TERMINAL_RATE_DAYS = 30
+HISTORY_LIMIT = 200
+
+
+class ReviewState(StrEnum):
+    UNREVIEWED = "unreviewed"
+    REVIEWED = "reviewed"
+    ANY = "any"
+
+
+def _has_review() -> Exists:
+    return Exists(Review.objects.filter(transaction=OuterRef("transaction")))
+
+
+def _is_latest_prediction() -> Exists:
+    # A transaction re-scored by another model version must appear once, with its newest score.
+    return ~Exists(Prediction.objects.filter(transaction=OuterRef("transaction"), pk__gt=OuterRef("pk")))
+
+
+def review_queue(
+    *, base: QuerySet[Prediction] | None = None, state: ReviewState = ReviewState.UNREVIEWED
+) -> QuerySet[Prediction]:
+    """Flagged predictions (the latest of each transaction), highest score first, annotated with is_reviewed.
+
+    base: the queryset to start from (the admin passes its proxy model's); state: which review state to keep.
+    """
+    queryset = base if base is not None else Prediction.objects.all()
+    queryset = (
+        queryset.filter(decision__in=FLAGGED_DECISIONS)
+        .filter(_is_latest_prediction())
+        .annotate(is_reviewed=_has_review())
+        .select_related("transaction", "model_version")
+    )
+    if state == ReviewState.UNREVIEWED:
+        queryset = queryset.filter(is_reviewed=False)
+    elif state == ReviewState.REVIEWED:
+        queryset = queryset.filter(is_reviewed=True)
+    return queryset.order_by("-score", "pk")
+
+
+def transaction_latest_prediction(*, transaction: Transaction) -> Prediction | None:
+    """The newest prediction of a transaction, with its model version, or None if it was never scored."""
+    return transaction.predictions.select_related("model_version").order_by("-pk").first()
+
+
+def transaction_reviews(*, transaction: Transaction) -> QuerySet[Review]:
+    """A transaction's reviews, newest first, with their reviewers."""
+    return transaction.reviews.select_related("reviewer").order_by("-reviewed_at", "-pk")
+
+
+def customer_history(
+    *, customer_id: str, until: datetime, days: int = HISTORY_DAYS, limit: int = HISTORY_LIMIT
+) -> QuerySet[Transaction]:
+    """The customer's transactions in the `days` days up to and including `until`, newest first.
+
+    Each carries its label and, from its latest prediction, latest_score and latest_decision (None if not scored).
+    """
+    latest = Prediction.objects.filter(transaction=OuterRef("pk")).order_by("-pk")
+    return (
+        Transaction.objects.filter(customer_id=customer_id, timestamp__gt=until - timedelta(days=days))
+        .filter(timestamp__lte=until)
+        .annotate(
+            latest_score=Subquery(latest.values("score")[:1]),
+            latest_decision=Subquery(latest.values("decision")[:1]),
+        )
+        .order_by("-timestamp", "-pk")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class TerminalFraudRate:
+    """What is known today about a terminal's transactions in a window: counts by label and the fraud rate."""
+
+    terminal_id: str
+    since: datetime
+    until: datetime
+    transactions: int
+    frauds: int
+    legitimate: int
+
+    @property
+    def rate(self) -> float:
+        """Frauds over all transactions in the window (unlabelled ones count as not fraud), 0 when empty."""
+        return self.frauds / self.transactions if self.transactions else 0.0
+
+    @property
+    def unknown(self) -> int:
+        return self.transactions - self.frauds - self.legitimate
+
+
+def terminal_fraud_rate(*, terminal_id: str, until: datetime, days: int = TERMINAL_RATE_DAYS) -> TerminalFraudRate:
+    """The terminal's fraud rate over the `days` days up to `until`, from every label known now.
+
+    Unlike the TERMINAL_ID_RISK features this ignores the label delay: the analyst sees what is known today.
+    """
+    since = until - timedelta(days=days)
+    counts = Transaction.objects.filter(terminal_id=terminal_id, timestamp__gt=since, timestamp__lte=until).aggregate(
+        transactions=Count("pk"),
+        frauds=Count("pk", filter=Q(label=Label.FRAUD)),
+        legitimate=Count("pk", filter=Q(label=Label.LEGITIMATE)),
+    )
+    return TerminalFraudRate(terminal_id=terminal_id, since=since, until=until, **counts)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The admin index figures. 'Today' is the current UTC day."""
+
+    day: date
+    scored_today: int
+    flagged_today: int
+    reviewed_today: int
+    confirmed_fraud_today: int
+    flagged_labelled: int
+    flagged_fraud: int
+    queue_by_decision: dict[str, int]
+    oldest_unreviewed: Prediction | None
+
+    @property
+    def flag_precision(self) -> float | None:
+        """Share of flagged transactions with a known label that are fraud; None before any label is known."""
+        return self.flagged_fraud / self.flagged_labelled if self.flagged_labelled else None
+
+    @property
+    def queue_size(self) -> int:
+        return sum(self.queue_by_decision.values())
+
+
+def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
+    """Today's activity, the flag precision so far, and the state of the queue, in five aggregate queries."""
+    now = now or timezone.now()
+    day = now.astimezone(UTC).date()
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    flagged = Q(decision__in=FLAGGED_DECISIONS)
+    today = Prediction.objects.filter(scored_at__gte=start).aggregate(
+        scored=Count("pk"), flagged=Count("pk", filter=flagged)
+    )
+    precision = Prediction.objects.filter(flagged).aggregate(
+        labelled=Count("transaction", filter=~Q(transaction__label=Label.UNKNOWN), distinct=True),
+        fraud=Count("transaction", filter=Q(transaction__label=Label.FRAUD), distinct=True),
+    )
+    reviews = Review.objects.filter(reviewed_at__gte=start).aggregate(
+        reviewed=Count("transaction", distinct=True),
+        fraud=Count("transaction", filter=Q(outcome=Label.FRAUD), distinct=True),
+    )
+    queue = review_queue()
+    by_decision = {row["decision"]: row["n"] for row in queue.order_by().values("decision").annotate(n=Count("pk"))}
+    return Dashboard(
+        day=day,
+        scored_today=today["scored"],
+        flagged_today=today["flagged"],
+        reviewed_today=reviews["reviewed"],
+        confirmed_fraud_today=reviews["fraud"],
+        flagged_labelled=precision["labelled"],
+        flagged_fraud=precision["fraud"],
+        queue_by_decision={decision.value: by_decision.get(decision.value, 0) for decision in FLAGGED_DECISIONS},
+        oldest_unreviewed=queue.order_by("scored_at", "pk").first(),
+    )

@@ -1,0 +1,385 @@
+"""Batch scoring of a transactions file: the API's features and decisions, vectorised, stored in chunks.
+
+The file's rows are scored in time order. Their features are computed once for the whole file by
+model_package.features.feature_table, over one frame made of the stored history the file needs (from
+37 days before its first row) and the file's own rows, which carry is_fraud 0 because their labels are
+not known yet. That gives each row exactly the features POST transactions/ would have computed had the
+rows been sent one by one in time order. The model scores chunks of rows; each chunk's Transactions and
+Predictions commit together, and the first chunk also commits the job's one ScoringRequest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from model_package.features import DELAY_DAYS, WINDOW_DAYS, feature_table
+from model_package.predict import Model, Scored
+from predictions.models import Label, ModelVersion, Prediction, ScoringRequest, Transaction
+from predictions.services.audit import RequestAudit, request_audit_begin, scoring_request_create
+from predictions.services.history import (
+    REPORTED_BAD_ROWS,
+    BadRow,
+    db_datetimes,
+    insert_rows,
+    json_text,
+    read_transaction_file,
+)
+from predictions.services.model_registry import ModelUnavailable, active_model
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT = "score_file"
+CHUNK_ROWS = 10_000
+OUTPUT_COLUMNS = ("transaction_id", "score", "decision", "model_version")
+HISTORY_DAYS = DELAY_DAYS + max(WINDOW_DAYS)  # the oldest row any feature of a transaction reads
+_LOOKUP_BATCH = 900  # ids per IN (...) query, under SQLite's smallest variable limit
+
+
+class ScoreFileError(Exception):
+    """A file that cannot be scored (no active model, bad file, a race with another writer)."""
+
+
+@dataclass
+class ScoreFileResult:
+    rows: int = 0
+    scored: int = 0
+    already_scored: int = 0
+    refused: int = 0
+    bad: int = 0
+    problems: list[BadRow] = field(default_factory=list)  # the first bad or refused rows, by line
+    decisions: Counter = field(default_factory=Counter)
+    model_version: str = ""
+    request_id: str = ""
+
+    def note(self, problems: list[BadRow]) -> None:
+        room = REPORTED_BAD_ROWS - len(self.problems)
+        self.problems.extend(problems[: max(room, 0)])
+
+
+@dataclass
+class _Job:
+    """What every chunk of one score_file run shares."""
+
+    model_version: ModelVersion
+    model: Model
+    audit: RequestAudit
+    result: ScoreFileResult
+    request: ScoringRequest | None = None
+
+
+def transactions_score_file(
+    *, path: Path, out: Path, client: str = "", strict: bool = False, chunk_rows: int = CHUNK_ROWS, progress=None
+) -> ScoreFileResult:
+    """Score the new transactions of a CSV file, store them with their predictions, and write `out`.
+
+    Already scored ids (same content) are skipped and reported, and keep their stored result in `out`;
+    ids stored with other content, or stored as unscored history, are refused like the API refuses them.
+    strict: any bad or refused row stops the job before anything is stored.
+    """
+    path, out = Path(path), Path(out)
+    if out.resolve() == path.resolve():
+        raise ScoreFileError(f"{out}: the output file must not be the input file")
+    audit = request_audit_begin(endpoint=ENDPOINT, body=_job_description(path, out), remote_addr=None, client=client)
+    model_version, model = _model()
+    result = ScoreFileResult(model_version=model_version.version)
+    rows = _read(path, result)
+    stored = _stored(rows["transaction_id"])
+    new, replays = _split(rows, stored, result)
+    if strict and (result.bad or result.refused):
+        shown = "; ".join(str(problem) for problem in result.problems[:3])
+        raise ScoreFileError(f"{path}: {result.bad + result.refused} rows cannot be scored, nothing stored: {shown}")
+    features = _features(new)
+    job = _Job(model_version=model_version, model=model, audit=audit, result=result)
+    outputs = [replays]
+    for start in range(0, len(new), chunk_rows):
+        chunk = new.iloc[start : start + chunk_rows]
+        outputs.append(_score_chunk(chunk, features[start : start + chunk_rows], job))
+        if progress is not None:
+            progress(len(chunk), len(new))
+    _write_output(out, pd.concat([frame for frame in outputs if len(frame)] or outputs, ignore_index=True), order=rows)
+    result.request_id = str(job.request.request_id) if job.request else ""
+    logger.info(
+        "score_file %s: %d scored, %d already scored, %d refused, %d bad, model %s, request %s",
+        path,
+        result.scored,
+        result.already_scored,
+        result.refused,
+        result.bad,
+        result.model_version,
+        result.request_id or "-",
+    )
+    return result
+
+
+def _model() -> tuple[ModelVersion, Model]:
+    try:
+        return active_model()
+    except ModelUnavailable as exc:
+        raise ScoreFileError(f"cannot score: {exc} (activate one with activate_model VERSION)") from None
+
+
+def _job_description(path: Path, out: Path) -> bytes:
+    """The audit body of the job: which file (by content hash) was scored into which output."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise ScoreFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScoreFileError(f"{path}: is a directory, not a CSV file") from None
+    body = {"command": ENDPOINT, "file": str(path.resolve()), "sha256": digest.hexdigest(), "out": str(out.resolve())}
+    return json.dumps(body).encode()
+
+
+def _read(path: Path, result: ScoreFileResult) -> pd.DataFrame:
+    chunks = []
+    for chunk in read_transaction_file(path=path, with_labels=False):
+        result.rows += chunk.rows
+        result.bad += len(chunk.bad)
+        result.note(chunk.bad)
+        chunks.append(chunk.valid)
+    if not chunks:
+        raise ScoreFileError(f"{path}: no transactions")
+    rows = pd.concat(chunks, ignore_index=True)
+    return rows.sort_values(["timestamp", "transaction_id"], kind="stable", ignore_index=True)
+
+
+# --- what is stored already -----------------------------------------------------------------
+
+
+def _stored(transaction_ids: pd.Series) -> pd.DataFrame:
+    """The stored transactions among transaction_ids, with their first prediction (NaN score when none)."""
+    records = []
+    ids = transaction_ids.tolist()
+    for first in range(0, len(ids), _LOOKUP_BATCH):
+        records += Transaction.objects.filter(transaction_id__in=ids[first : first + _LOOKUP_BATCH]).values_list(
+            "pk", "transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "currency", "metadata"
+        )
+    columns = ["pk", "transaction_id", "stored_timestamp", "stored_customer", "stored_terminal", "stored_amount"]
+    stored = pd.DataFrame(records, columns=[*columns, "stored_currency", "stored_metadata"])
+    first = _first_predictions(stored["pk"].tolist())
+    return stored.merge(first, on="pk", how="left")
+
+
+def _first_predictions(pks: list[int]) -> pd.DataFrame:
+    """Each transaction's first prediction: the answer it was given, as the API replays it."""
+    records = []
+    for first in range(0, len(pks), _LOOKUP_BATCH):
+        records += (
+            Prediction.objects.filter(transaction_id__in=pks[first : first + _LOOKUP_BATCH])
+            .order_by("transaction_id", "scored_at", "id")
+            .values_list("transaction_id", "score", "decision", "model_version__version")
+        )
+    frame = pd.DataFrame(records, columns=["pk", "score", "decision", "model_version"])
+    return frame.drop_duplicates("pk", keep="first")
+
+
+def _split(rows: pd.DataFrame, stored: pd.DataFrame, result: ScoreFileResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows to score, and the output rows of the already scored ones; counts the refused ones."""
+    merged = rows.merge(stored, on="transaction_id", how="left")
+    is_stored = merged["pk"].notna().to_numpy()
+    same = (
+        (merged["stored_timestamp"] == merged["timestamp"])
+        & (merged["stored_customer"] == merged["customer_id"])
+        & (merged["stored_terminal"] == merged["terminal_id"])
+        & (merged["stored_amount"].astype(float).round(2) == merged["amount"].round(2))
+        & (merged["stored_currency"] == merged["currency"])
+        & merged["stored_metadata"].map(lambda value: value == {})
+    ).to_numpy()
+    scored_before = merged["score"].notna().to_numpy()
+    replay = is_stored & same & scored_before
+    refused = is_stored & ~replay
+    reasons = np.where(same, "already stored (loaded as history) and never scored", "already stored with other content")
+    problems = [
+        BadRow(int(line), f"transaction {tid}: {reason}")
+        for line, tid, reason in zip(
+            merged["line"][refused], merged["transaction_id"][refused], reasons[refused], strict=True
+        )
+    ]
+    result.already_scored = int(replay.sum())
+    result.refused = int(refused.sum())
+    result.note(sorted(problems, key=lambda problem: problem.line))
+    replays = merged.loc[replay, ["transaction_id", *OUTPUT_COLUMNS[1:]]]
+    return rows[~is_stored].reset_index(drop=True), replays.reset_index(drop=True)
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+def _features(new: pd.DataFrame) -> np.ndarray:
+    """The feature matrix of the new rows (in their order), from stored history plus the file's rows."""
+    if new.empty:
+        return np.empty((0, 0))
+    history = _history(
+        since=new["timestamp"].iloc[0] - timedelta(days=HISTORY_DAYS),
+        until=new["timestamp"].iloc[-1],
+        customers=set(new["customer_id"]),
+        terminals=set(new["terminal_id"]),
+    )
+    incoming = new[["transaction_id", "timestamp", "customer_id", "terminal_id", "amount"]].assign(is_fraud=0)
+    frame = pd.concat([history, incoming], ignore_index=True)
+    table = feature_table(frame)
+    return table.to_numpy(dtype=np.float64)[len(history) :]
+
+
+def _history(*, since, until, customers: set[str], terminals: set[str]) -> pd.DataFrame:
+    """Stored transactions with since <= timestamp <= until of these customers or terminals.
+
+    A raw query: through the ORM, building datetimes and Decimals row by row is most of the cost.
+    """
+    quote = connection.ops.quote_name
+    table = quote(Transaction._meta.db_table)
+    timestamp = quote("timestamp")
+    # On SQLite the text is read as is (no per-row datetime parsing); PostgreSQL returns datetimes.
+    selected = f"{timestamp} || ''" if connection.vendor == "sqlite" else timestamp
+    sql = (
+        f"SELECT {quote('transaction_id')}, {selected}, {quote('customer_id')}, {quote('terminal_id')}, "
+        f"{quote('amount')}, {quote('label')} FROM {table} WHERE {timestamp} >= %s AND {timestamp} <= %s"
+    )
+    bounds = [connection.ops.adapt_datetimefield_value(value.to_pydatetime()) for value in (since, until)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, bounds)
+        records = cursor.fetchall()
+    frame = pd.DataFrame(
+        records, columns=["transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "label"]
+    )
+    frame = frame[frame["customer_id"].isin(customers) | frame["terminal_id"].isin(terminals)]
+    return pd.DataFrame(
+        {
+            "transaction_id": frame["transaction_id"],
+            "timestamp": _utc(frame["timestamp"]),
+            "customer_id": frame["customer_id"],
+            "terminal_id": frame["terminal_id"],
+            "amount": frame["amount"].astype(np.float64),
+            "is_fraud": (frame["label"] == Label.FRAUD.value).astype(np.int64),
+        }
+    ).reset_index(drop=True)
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    if connection.vendor == "sqlite":
+        return pd.to_datetime(values, utc=True, format="ISO8601")  # Django's text: naive UTC
+    return pd.to_datetime(values, utc=True)
+
+
+# --- scoring and storing --------------------------------------------------------------------
+
+
+def _score_chunk(chunk: pd.DataFrame, features: np.ndarray, job: _Job) -> pd.DataFrame:
+    started = time.perf_counter()
+    scored = job.model.score_many(features, explain="flagged")
+    latency_ms = (time.perf_counter() - started) * 1000.0 / len(chunk)
+    try:
+        with transaction.atomic():
+            request = job.request or scoring_request_create(
+                audit=job.audit, status_code=201, response={"model_version": job.model_version.version}
+            )
+            _store(chunk, features, scored, job=job, request=request, latency_ms=latency_ms)
+    except IntegrityError:
+        raise ScoreFileError(
+            "another writer stored some of these transaction_ids while the file was being scored; "
+            "run the command again to score the rest"
+        ) from None
+    job.request = request  # only once its chunk is committed
+    decisions = [s.decision for s in scored]
+    job.result.scored += len(chunk)
+    job.result.decisions.update(decisions)
+    return pd.DataFrame(
+        {
+            "transaction_id": chunk["transaction_id"].to_numpy(),
+            "score": [float(s.score) for s in scored],
+            "decision": decisions,
+            "model_version": job.model_version.version,
+        }
+    )
+
+
+def _store(
+    chunk: pd.DataFrame, features: np.ndarray, scored: list[Scored], *, job: _Job, request: ScoringRequest, latency_ms
+) -> None:
+    """Insert the chunk's Transactions and then its Predictions (inside the caller's atomic block)."""
+    n = len(chunk)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # No ON CONFLICT here: an id stored since our lookup must fail the chunk, not get a second owner.
+    insert_rows(
+        Transaction,
+        {
+            "transaction_id": chunk["transaction_id"].tolist(),
+            "timestamp": db_datetimes(chunk["timestamp"]),
+            "customer_id": chunk["customer_id"].tolist(),
+            "terminal_id": chunk["terminal_id"].tolist(),
+            "amount": chunk["amount_text"].tolist(),
+            "currency": chunk["currency"].tolist(),
+            "metadata": ["{}"] * n,
+            "label": [Label.UNKNOWN.value] * n,
+            "label_source": [""] * n,
+            "labelled_at": [None] * n,
+            "created_at": [now] * n,
+        },
+    )
+    thresholds = job.model.thresholds
+    insert_rows(
+        Prediction,
+        {
+            "transaction_id": _pks(chunk["transaction_id"].tolist()),
+            "model_version_id": [job.model_version.pk] * n,
+            "request_id": [request.pk] * n,
+            "score": [float(s.score) for s in scored],
+            "decision": [s.decision for s in scored],
+            "thresholds": [json_text({"review": float(thresholds.review), "decline": float(thresholds.decline)})] * n,
+            "features": _feature_json(features, job.model.feature_names),
+            "reasons": [_reasons_json(s.reasons) for s in scored],
+            "latency_ms": [latency_ms] * n,
+            "scored_at": [now] * n,
+        },
+    )
+
+
+def _pks(transaction_ids: list[str]) -> list[int]:
+    by_id: dict[str, int] = {}
+    for first in range(0, len(transaction_ids), _LOOKUP_BATCH):
+        batch = transaction_ids[first : first + _LOOKUP_BATCH]
+        by_id.update(Transaction.objects.filter(transaction_id__in=batch).values_list("transaction_id", "pk"))
+    return [by_id[transaction_id] for transaction_id in transaction_ids]
+
+
+def _feature_json(features: np.ndarray, names: tuple[str, ...]) -> list[str]:
+    """{name: value} JSON per row, in model order; %r of a float is what json.dumps writes, only faster."""
+    template = "{" + ",".join(f'"{name}":%r' for name in names) + "}"
+    return [template % tuple(row) for row in features.tolist()]
+
+
+def _reasons_json(reasons) -> str:
+    return json.dumps(
+        [{"feature": r.feature, "value": float(r.value), "contribution": float(r.contribution)} for r in reasons]
+    )
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def _write_output(out: Path, results: pd.DataFrame, *, order: pd.DataFrame) -> None:
+    """One row per scored or already scored transaction, in time order; written whole or not at all."""
+    ordered = order[["transaction_id"]].merge(results, on="transaction_id", how="inner")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        ordered.to_csv(partial, columns=list(OUTPUT_COLUMNS), index=False)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)

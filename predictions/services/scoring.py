@@ -1,0 +1,398 @@
+"""Scoring transactions: features from the stored history, the active model, one atomic write.
+
+Reads (the idempotency lookup, the history queries, the model) happen before the write block:
+on SQLite the atomic block takes the database's write lock at BEGIN, so it is held only for
+the inserts. A result is returned only after the Transaction, its Prediction and the request's
+ScoringRequest are committed together, so no score ever leaves the service unstored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypedDict
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from model_package.features import FEATURE_NAMES, history_window, transaction_features
+from model_package.predict import Model, Scored
+from predictions.models import Decision, Label, ModelVersion, Prediction, Transaction
+from predictions.services.audit import RequestAudit, scoring_request_create
+from predictions.services.model_registry import active_model
+
+# The statuses the API answers with; stored on the request's audit row.
+STATUS_CREATED = 201
+STATUS_REPLAYED = 200
+
+
+@dataclass(frozen=True)
+class TransactionInput:
+    """One validated transaction, as the API received it (see predictions.rules)."""
+
+    transaction_id: str
+    timestamp: datetime
+    customer_id: str
+    terminal_id: str
+    amount: Decimal
+    currency: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Reason(TypedDict):
+    feature: str
+    value: float
+    contribution: float
+
+
+class ScoringResult(TypedDict):
+    transaction_id: str
+    score: float
+    decision: str
+    flagged: bool
+    model_version: str
+    reasons: list[Reason]
+    request_id: str | None
+    scored_at: str
+
+
+class BatchItemResult(ScoringResult):
+    replayed: bool
+
+
+class BatchResult(TypedDict):
+    request_id: str
+    created: int
+    replayed: int
+    results: list[BatchItemResult]
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    result: ScoringResult
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    result: BatchResult
+
+    @property
+    def all_replayed(self) -> bool:
+        return self.result["created"] == 0
+
+
+class DuplicateTransaction(Exception):
+    """A transaction_id that is already stored with other content, or stored without a score."""
+
+    def __init__(self, conflicts: dict[str, str]) -> None:
+        self.conflicts = conflicts
+        super().__init__("; ".join(f"{where}: {problem}" for where, problem in conflicts.items()))
+
+
+def transaction_score(*, transaction_input: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
+    """Score one transaction and store it, or return the stored result of an identical earlier request."""
+    stored = _stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
+    if stored is not None:
+        return _replay(stored=stored, incoming=transaction_input, audit=audit)
+    try:
+        return _score_new(transaction_input=transaction_input, audit=audit)
+    except IntegrityError:
+        # A concurrent request stored the same transaction_id between our lookup and our insert.
+        stored = _stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
+        if stored is None:
+            raise
+        return _replay(stored=stored, incoming=transaction_input, audit=audit)
+
+
+def transactions_score_batch(*, transactions: Sequence[TransactionInput], audit: RequestAudit) -> BatchOutcome:
+    """Score a batch (ids unique within it) in one atomic write; stored identical items are replayed."""
+    try:
+        return _score_batch_once(transactions=transactions, audit=audit)
+    except IntegrityError:
+        # A concurrent request stored some of these ids after our lookup; now they replay or conflict.
+        return _score_batch_once(transactions=transactions, audit=audit)
+
+
+def scoring_result(
+    prediction: Prediction, *, transaction_id: str, model_version: str, request_id: uuid.UUID | None
+) -> ScoringResult:
+    """The API's scoring result for a prediction; the same for the first answer and every replay."""
+    return {
+        "transaction_id": transaction_id,
+        "score": prediction.score,
+        "decision": prediction.decision,
+        "flagged": prediction.decision != Decision.APPROVE,
+        "model_version": model_version,
+        "reasons": prediction.reasons,
+        "request_id": str(request_id) if request_id else None,
+        "scored_at": _iso(prediction.scored_at),
+    }
+
+
+# --- one transaction ----------------------------------------------------------------------
+
+
+def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
+    model_version, model = active_model()
+    started = time.perf_counter()
+    features = transaction_features_from_history(transaction_input)
+    scored = model.score_one(features)
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    tx = _transaction_row(transaction_input)
+    prediction = _prediction_row(
+        tx, model_version=model_version, model=model, features=features, scored=scored, latency_ms=latency_ms
+    )
+    result = scoring_result(
+        prediction, transaction_id=tx.transaction_id, model_version=model_version.version, request_id=audit.request_id
+    )
+    with transaction.atomic():
+        tx.save(force_insert=True)
+        prediction.request = scoring_request_create(audit=audit, status_code=STATUS_CREATED, response=result)
+        prediction.save(force_insert=True)
+    audit.recorded = True
+    return ScoreOutcome(result=result, replayed=False)
+
+
+def transaction_features_from_history(
+    transaction_input: TransactionInput, *, earlier_in_batch: Iterable[TransactionInput] = ()
+) -> np.ndarray:
+    """The model's feature vector for a transaction, from the history stored now (plus earlier batch items)."""
+    window = history_window(transaction_input.timestamp)
+    customer_rows = (
+        Transaction.objects.filter(
+            customer_id=transaction_input.customer_id,
+            timestamp__gt=window.customer_since,
+            timestamp__lte=transaction_input.timestamp,
+        )
+        .order_by()
+        .values_list("timestamp", "amount")
+    )
+    terminal_rows = (
+        Transaction.objects.filter(
+            terminal_id=transaction_input.terminal_id,
+            timestamp__gte=window.terminal_since,
+            timestamp__lt=window.terminal_until,
+        )
+        .order_by()
+        .values_list("timestamp", "label")
+    )
+    customer_history = [(ts, float(amount)) for ts, amount in customer_rows]
+    terminal_history = [(ts, label == Label.FRAUD) for ts, label in terminal_rows]
+    for earlier in earlier_in_batch:
+        # Not stored yet, so the queries cannot see them; their labels are not known yet either.
+        if earlier.customer_id == transaction_input.customer_id:
+            customer_history.append((earlier.timestamp, float(earlier.amount)))
+        if earlier.terminal_id == transaction_input.terminal_id:
+            terminal_history.append((earlier.timestamp, False))
+    return transaction_features(
+        timestamp=transaction_input.timestamp,
+        amount=float(transaction_input.amount),
+        customer_history=customer_history,
+        terminal_history=terminal_history,
+    )
+
+
+# --- a batch ------------------------------------------------------------------------------
+
+
+def _score_batch_once(*, transactions: Sequence[TransactionInput], audit: RequestAudit) -> BatchOutcome:
+    stored = _stored_transactions([t.transaction_id for t in transactions])
+    replays = _batch_replays(transactions=transactions, stored=stored)
+    new = [(index, t) for index, t in enumerate(transactions) if t.transaction_id not in stored]
+    results: dict[int, BatchItemResult] = {index: {**result, "replayed": True} for index, result in replays.items()}
+    tx_rows: list[Transaction] = []
+    predictions: list[Prediction] = []
+    if new:
+        model_version, model = active_model()
+        tx_rows, predictions = _batch_predictions(new=new, model_version=model_version, model=model)
+        for (index, _), prediction in zip(new, predictions, strict=True):
+            result = scoring_result(
+                prediction,
+                transaction_id=prediction.transaction.transaction_id,
+                model_version=model_version.version,
+                request_id=audit.request_id,
+            )
+            results[index] = {**result, "replayed": False}
+    body: BatchResult = {
+        "request_id": str(audit.request_id),
+        "created": len(new),
+        "replayed": len(replays),
+        "results": [results[index] for index in range(len(transactions))],
+    }
+    status = STATUS_CREATED if new else STATUS_REPLAYED
+    with transaction.atomic():
+        Transaction.objects.bulk_create(tx_rows)
+        request = scoring_request_create(audit=audit, status_code=status, response=body, replayed=not new)
+        for prediction in predictions:
+            # bulk_create has filled in the transactions' primary keys (PostgreSQL, SQLite >= 3.35).
+            prediction.request = request
+        Prediction.objects.bulk_create(predictions)
+    audit.recorded = True
+    return BatchOutcome(result=body)
+
+
+def _batch_replays(
+    *, transactions: Sequence[TransactionInput], stored: dict[str, Transaction]
+) -> dict[int, ScoringResult]:
+    """Stored results of the batch items already stored; DuplicateTransaction names every conflict."""
+    first_predictions = _first_predictions(
+        [stored[t.transaction_id] for t in transactions if t.transaction_id in stored]
+    )
+    conflicts: dict[str, str] = {}
+    replays: dict[int, ScoringResult] = {}
+    for index, incoming in enumerate(transactions):
+        existing = stored.get(incoming.transaction_id)
+        if existing is None:
+            continue
+        prediction = first_predictions.get(existing.pk)
+        problem = _replay_problem(existing, incoming, has_prediction=prediction is not None)
+        if problem:
+            conflicts[f"items[{index}].transaction_id"] = problem
+        else:
+            replays[index] = _stored_result(prediction, transaction_id=existing.transaction_id)
+    if conflicts:
+        raise DuplicateTransaction(conflicts)
+    return replays
+
+
+def _batch_predictions(
+    *, new: list[tuple[int, TransactionInput]], model_version: ModelVersion, model: Model
+) -> tuple[list[Transaction], list[Prediction]]:
+    """Unsaved Transaction and Prediction rows for the new items, in the order of `new`."""
+    started = time.perf_counter()
+    # Time order, as the offline feature table: an item's history includes the batch items before it.
+    order = sorted(range(len(new)), key=lambda k: (new[k][1].timestamp, new[k][1].transaction_id))
+    by_customer: dict[str, list[TransactionInput]] = defaultdict(list)
+    by_terminal: dict[str, list[TransactionInput]] = defaultdict(list)
+    vectors: dict[int, np.ndarray] = {}
+    for k in order:
+        item = new[k][1]
+        earlier = by_customer[item.customer_id] + by_terminal[item.terminal_id]
+        vectors[k] = transaction_features_from_history(item, earlier_in_batch=_unique(earlier))
+        by_customer[item.customer_id].append(item)
+        by_terminal[item.terminal_id].append(item)
+    matrix = np.vstack([vectors[k] for k in range(len(new))])
+    scored = model.score_many(matrix, explain="all")
+    latency_ms = (time.perf_counter() - started) * 1000.0 / len(new)
+    tx_rows = [_transaction_row(item) for _, item in new]
+    predictions = [
+        _prediction_row(tx, model_version=model_version, model=model, features=vector, scored=s, latency_ms=latency_ms)
+        for tx, vector, s in zip(tx_rows, matrix, scored, strict=True)
+    ]
+    return tx_rows, predictions
+
+
+def _unique(items: list[TransactionInput]) -> list[TransactionInput]:
+    # An earlier item at the same customer AND terminal appears in both lists; count it once.
+    return list({item.transaction_id: item for item in items}.values())
+
+
+# --- shared -------------------------------------------------------------------------------
+
+
+def _stored_transactions(transaction_ids: list[str]) -> dict[str, Transaction]:
+    rows = Transaction.objects.filter(transaction_id__in=transaction_ids).order_by()
+    return {row.transaction_id: row for row in rows}
+
+
+def _first_predictions(transactions: list[Transaction]) -> dict[int, Prediction]:
+    """The first prediction of each transaction (the answer its first request got), by transaction pk."""
+    if not transactions:
+        return {}
+    first: dict[int, Prediction] = {}
+    predictions = (
+        Prediction.objects.filter(transaction__in=transactions)
+        .select_related("model_version", "request")
+        .order_by("transaction_id", "scored_at", "id")
+    )
+    for prediction in predictions:
+        first.setdefault(prediction.transaction_id, prediction)
+    return first
+
+
+def _replay(*, stored: Transaction, incoming: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
+    prediction = _first_predictions([stored]).get(stored.pk)
+    problem = _replay_problem(stored, incoming, has_prediction=prediction is not None)
+    if problem:
+        raise DuplicateTransaction({"transaction_id": problem})
+    result = _stored_result(prediction, transaction_id=stored.transaction_id)
+    with transaction.atomic():
+        scoring_request_create(audit=audit, status_code=STATUS_REPLAYED, response=result, replayed=True)
+    audit.recorded = True
+    return ScoreOutcome(result=result, replayed=True)
+
+
+def _replay_problem(stored: Transaction, incoming: TransactionInput, *, has_prediction: bool) -> str:
+    """Why a stored transaction cannot answer this request as a replay ('' when it can)."""
+    if not _same_content(stored, incoming):
+        return f"transaction {incoming.transaction_id} is already stored with different content"
+    if not has_prediction:
+        return f"transaction {incoming.transaction_id} is already stored (loaded as history) and was never scored"
+    return ""
+
+
+def _same_content(stored: Transaction, incoming: TransactionInput) -> bool:
+    # Values, not spellings: 42.5 == 42.50 and 10:00+01:00 == 09:00Z are the same transaction.
+    return (
+        stored.timestamp == incoming.timestamp
+        and stored.customer_id == incoming.customer_id
+        and stored.terminal_id == incoming.terminal_id
+        and Decimal(stored.amount) == incoming.amount
+        and stored.currency == incoming.currency
+        and stored.metadata == incoming.metadata
+    )
+
+
+def _transaction_row(item: TransactionInput) -> Transaction:
+    return Transaction(
+        transaction_id=item.transaction_id,
+        timestamp=item.timestamp,
+        customer_id=item.customer_id,
+        terminal_id=item.terminal_id,
+        amount=item.amount,
+        currency=item.currency,
+        metadata=item.metadata,
+    )
+
+
+def _prediction_row(
+    tx: Transaction,
+    *,
+    model_version: ModelVersion,
+    model: Model,
+    features: np.ndarray,
+    scored: Scored,
+    latency_ms: float,
+) -> Prediction:
+    return Prediction(
+        transaction=tx,
+        model_version=model_version,
+        score=float(scored.score),
+        decision=Decision(scored.decision).value,
+        thresholds={"review": float(model.thresholds.review), "decline": float(model.thresholds.decline)},
+        features={name: float(value) for name, value in zip(FEATURE_NAMES, features, strict=True)},
+        reasons=[
+            {"feature": r.feature, "value": float(r.value), "contribution": float(r.contribution)}
+            for r in scored.reasons
+        ],
+        latency_ms=latency_ms,
+        scored_at=timezone.now(),
+    )
+
+
+def _stored_result(prediction: Prediction, *, transaction_id: str) -> ScoringResult:
+    request_id = prediction.request.request_id if prediction.request is not None else None
+    return scoring_result(
+        prediction, transaction_id=transaction_id, model_version=prediction.model_version.version, request_id=request_id
+    )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

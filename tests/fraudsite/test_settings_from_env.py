@@ -1,0 +1,58 @@
+"""Settings come from the environment; a bad value stops start-up with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """Start Django in a fresh interpreter with only these variables (plus PATH) set."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "fraudsite.settings",
+        "FRAUDSITE_VAR_DIR": str(tmp_path),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_starts_with_a_secret_key_and_defaults(tmp_path):
+    assert start(tmp_path, SECRET_KEY="s3cret").returncode == 0
+
+
+def test_debug_may_run_without_a_secret_key(tmp_path):
+    assert start(tmp_path, DEBUG="1").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": "s", "DEBUG": "maybe"}, "DEBUG must be a boolean"),
+        ({"SECRET_KEY": "s", "API_PAGE_SIZE": "fifty"}, "API_PAGE_SIZE must be an integer"),
+        ({"SECRET_KEY": "s", "FRAUDSITE_MAX_BODY_BYTES": "10"}, "FRAUDSITE_MAX_BODY_BYTES must be at least 1024"),
+        ({"SECRET_KEY": "s", "THROTTLE_SCORING": "fast"}, "THROTTLE_SCORING must look like '100/minute'"),
+        ({"SECRET_KEY": "s", "DATABASE_URL": "nonsense://db"}, "DATABASE_URL"),
+        ({"SECRET_KEY": "s", "FRAUDSITE_DEFAULT_CURRENCY": "euro"}, "FRAUDSITE_DEFAULT_CURRENCY"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, named):
+    result = start(tmp_path, **env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert named in result.stderr.strip().splitlines()[-1]

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+import stat
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from predictions.models import ModelVersion, Transaction
+
+
+@pytest.fixture
+def var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path / "var"
+    settings.FRAUDSITE_MODEL_DIR = tmp_path / "var" / "models"
+    return settings.VAR_DIR
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_fresh_install_gets_history_an_active_model_and_the_demo_users(run, var_dir):
+    ran = run("bootstrap_demo")
+
+    version = ModelVersion.objects.get(is_active=True)
+    newest = Transaction.objects.order_by("-timestamp").first().timestamp
+    oldest = Transaction.objects.order_by("timestamp").first().timestamp
+    # The history ends now (today, nothing in the future) and begins 74 days before today: 75 days.
+    assert timezone.now() - timedelta(days=1) < newest <= timezone.now()
+    assert oldest.date() == (timezone.now() - timedelta(days=74)).date()
+    assert Transaction.objects.filter(label="fraud").exists()
+
+    credentials = json.loads((var_dir / "demo-credentials.json").read_text())
+    assert stat.S_IMODE((var_dir / "demo-credentials.json").stat().st_mode) == 0o600
+    admin, analyst, client = (User.objects.get(username=name) for name in ("admin", "analyst", "demo-client"))
+    assert admin.is_superuser and admin.check_password(credentials["admin"])
+    assert analyst.is_staff and not analyst.is_superuser and analyst.check_password(credentials["analyst"])
+    assert list(analyst.groups.values_list("name", flat=True)) == ["analyst"]
+    assert list(client.groups.values_list("name", flat=True)) == ["scoring"]
+    token = Token.objects.get(user=client).key
+    for secret in (credentials["admin"], credentials["analyst"], token):
+        assert secret in ran.out
+    assert ran.summary == f"demo ready: model {version.version} active"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_second_run_does_no_data_work_and_prints_the_same_credentials(run, var_dir, db_counts):
+    first = run("bootstrap_demo")
+    before = db_counts()
+
+    second = run("bootstrap_demo")
+
+    assert db_counts() == before
+    assert "no data work to do" in second.out
+    credential_lines = [line for line in first.out.splitlines() if " / " in line or "token:" in line]
+    assert len(credential_lines) == 3
+    for line in credential_lines:
+        assert line in second.out
+
+
+@pytest.mark.django_db
+def test_with_a_model_already_active_it_only_creates_the_users(run, var_dir, active_model_version, db_counts):
+    before = db_counts()
+
+    ran = run("bootstrap_demo")
+
+    assert db_counts() == before
+    assert f"model {active_model_version.version} is active: no data work to do" in ran.out
+    assert User.objects.filter(username__in=["admin", "analyst", "demo-client"]).count() == 3

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from django.utils import timezone
+
+from predictions.models import ModelVersion, Prediction
+from predictions.services.batch import transactions_score_file
+from predictions.services.history import transactions_load
+from predictions.services.rescoring import predictions_verify
+
+SCORED_FROM = pd.Timestamp("2026-03-04", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def files(small_transactions, tmp_path_factory) -> dict[str, Path]:
+    from model_package.io import write_transactions
+
+    directory = tmp_path_factory.mktemp("rescoring")
+    before = small_transactions["timestamp"] < SCORED_FROM
+    day = before | (small_transactions["timestamp"] >= SCORED_FROM + pd.Timedelta(days=1))
+    paths = {"history": directory / "history.csv", "day": directory / "day.csv"}
+    write_transactions(small_transactions[before], paths["history"])
+    write_transactions(small_transactions[~day], paths["day"])
+    return paths
+
+
+@pytest.fixture
+def scored_day(db, files, active_model_version, tmp_path) -> int:
+    """One day of the small simulation scored by score_file on top of its history; returns how many."""
+    transactions_load(path=files["history"], with_labels=True)
+    return transactions_score_file(path=files["day"], out=tmp_path / "scores.csv").scored
+
+
+def copy_of(prediction: Prediction, **changes) -> Prediction:
+    """A new audit row like `prediction` but with `changes` (audit rows cannot be edited in place)."""
+    fields = {f.name: getattr(prediction, f.name) for f in Prediction._meta.concrete_fields if f.name != "id"}
+    return Prediction.objects.create(**{**fields, **changes})
+
+
+def test_every_stored_prediction_recomputes_to_the_same_score(scored_day, active_model_version):
+    result = predictions_verify()
+
+    assert result.checked == scored_day
+    assert result.differences == []
+    assert result.versions == {active_model_version.version: scored_day}
+
+
+def test_a_score_that_differs_is_reported_with_its_prediction(scored_day):
+    original = Prediction.objects.order_by("id").first()
+    forged = copy_of(original, score=original.score + 1e-9)
+
+    result = predictions_verify()
+
+    assert [d.prediction_id for d in result.differences] == [forged.pk]
+    assert result.differences[0].transaction_id == original.transaction.transaction_id
+    assert f"stored score {original.score + 1e-9!r}, recomputed {original.score!r}" in result.differences[0].problem
+
+
+def test_a_decision_the_model_would_not_take_is_reported(scored_day):
+    approved = Prediction.objects.filter(decision="approve").first()
+    forged = copy_of(approved, decision="decline")
+
+    result = predictions_verify()
+
+    assert [(d.prediction_id, d.problem) for d in result.differences] == [
+        (forged.pk, "stored decision decline, the model decides approve")
+    ]
+
+
+def test_features_that_do_not_match_the_model_are_reported(scored_day):
+    original = Prediction.objects.order_by("id").first()
+    forged = copy_of(original, features={"TX_AMOUNT": 1.0})
+
+    result = predictions_verify()
+
+    assert [d.prediction_id for d in result.differences] == [forged.pk]
+    assert "do not match the model's feature list" in result.differences[0].problem
+
+
+def test_a_version_whose_artifact_is_gone_cannot_be_verified(scored_day, active_model_version, tmp_path):
+    gone = ModelVersion.objects.create(
+        **{
+            f.name: getattr(active_model_version, f.name)
+            for f in ModelVersion._meta.concrete_fields
+            if f.name not in {"id", "version", "is_active", "activated_at", "artifact_path"}
+        },
+        version="vanished",
+        artifact_path=str(tmp_path / "vanished"),
+    )
+    copy_of(Prediction.objects.first(), model_version=gone)
+
+    result = predictions_verify()
+
+    assert len(result.differences) == 1
+    assert result.differences[0].model_version == "vanished"
+    assert result.differences[0].problem.startswith("cannot recompute: model version vanished cannot be loaded")
+
+
+def test_since_limits_the_check_to_recent_predictions(scored_day):
+    assert predictions_verify(since=timezone.now() - timedelta(hours=1)).checked == scored_day
+    assert predictions_verify(since=timezone.now() + timedelta(hours=1)).checked == 0

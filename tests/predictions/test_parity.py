@@ -1,0 +1,77 @@
+"""Parity: the features the service stores equal model_package's offline feature table, row for row.
+
+The service sees only what the database holds when a transaction arrives. So the test loads the
+earlier history with its labels into Transaction rows, then replays later transactions one by one,
+in (timestamp, transaction_id) order, through POST /api/v1/transactions/.
+
+Which labels does the service see? The history's, as loaded (fraud / legitimate). A replayed
+transaction is stored with label "unknown", and the terminal windows of later replayed rows count it
+as not fraud. The offline table is therefore computed on history + replayed rows with the replayed
+rows' is_fraud set to 0: that is exactly the information the service had.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from model_package.features import FEATURE_NAMES, feature_table
+from predictions.models import LabelSource, Prediction, Transaction
+
+HISTORY_DAYS = 45  # more than the 37 days the terminal windows reach back
+REPLAYED = 300
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_stored_feature_vectors_equal_the_offline_feature_table(
+    scoring_client, active_model_version, small_transactions
+):
+    table = small_transactions.sort_values(["timestamp", "transaction_id"]).reset_index(drop=True)
+    # Amounts as the service stores them (Decimal cents, read back as float).
+    table["amount"] = [float(Decimal(f"{amount:.2f}")) for amount in table["amount"]]
+    cutoff = table["timestamp"].min().normalize() + pd.Timedelta(days=HISTORY_DAYS)
+    history = table[table["timestamp"] < cutoff]
+    replayed = table[table["timestamp"] >= cutoff].head(REPLAYED)
+    Transaction.objects.bulk_create(
+        [
+            Transaction(
+                transaction_id=row.transaction_id,
+                timestamp=row.timestamp.to_pydatetime(),
+                customer_id=row.customer_id,
+                terminal_id=row.terminal_id,
+                amount=Decimal(f"{row.amount:.2f}"),
+                currency="EUR",
+                label="fraud" if row.is_fraud else "legitimate",
+                label_source=LabelSource.HISTORY,
+            )
+            for row in history.itertuples()
+        ],
+        batch_size=2000,
+    )
+
+    for row in replayed.itertuples():
+        body = {
+            "transaction_id": row.transaction_id,
+            "timestamp": row.timestamp.isoformat(),
+            "customer_id": row.customer_id,
+            "terminal_id": row.terminal_id,
+            "amount": f"{row.amount:.2f}",
+        }
+        assert scoring_client.post("/api/v1/transactions/", body, format="json").status_code == 201
+
+    offline = feature_table(pd.concat([history, replayed.assign(is_fraud=0)])).loc[replayed.index]
+    stored = {p.transaction.transaction_id: p.features for p in Prediction.objects.select_related("transaction")}
+    assert len(stored) == REPLAYED
+    mismatches = []
+    for index, row in replayed.iterrows():
+        served = stored[row["transaction_id"]]
+        assert set(served) == set(FEATURE_NAMES)
+        if [served[name] for name in FEATURE_NAMES] != offline.loc[index].tolist():
+            mismatches.append((row["transaction_id"], served, offline.loc[index].to_dict()))
+    assert mismatches == []
+    # The replay must exercise the windows, not only empty histories.
+    assert offline["TERMINAL_ID_RISK_30DAY_WINDOW"].gt(0).any()
+    assert offline["CUSTOMER_ID_NB_TX_1DAY_WINDOW"].gt(1).any()
