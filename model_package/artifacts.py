@@ -142,10 +142,14 @@ def _verify_libraries(made_with: Any) -> None:
     here = library_versions()
     for name in EXACT_LIBRARIES:
         if made_with.get(name) != here[name]:
-            raise ArtifactError(f"the model was made with {name} {made_with.get(name)}, this environment has {here[name]}")
+            raise ArtifactError(
+                f"the model was made with {name} {made_with.get(name)}, this environment has {here[name]}"
+            )
     made_python = ".".join(str(made_with.get("python", "")).split(".")[:2])
     if made_python != ".".join(here["python"].split(".")[:2]):
-        raise ArtifactError(f"the model was made with python {made_with.get('python')}, this is python {here['python']}")
+        raise ArtifactError(
+            f"the model was made with python {made_with.get('python')}, this is python {here['python']}"
+        )
 
 
 def _unpickle(path: Path) -> Any:

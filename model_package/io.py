@@ -55,8 +55,12 @@ def _typed(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
             raise DataFileError(f"{path}: empty {column} on line {_first_line(ids.str.len() == 0)}")
         frame[column] = ids
     if frame["transaction_id"].duplicated().any():
-        raise DataFileError(f"{path}: duplicate transaction_id on line {_first_line(frame.transaction_id.duplicated())}")
-    frame["timestamp"] = _column(raw, "timestamp", path, lambda s: pd.to_datetime(s, utc=True, format="ISO8601"))
+        raise DataFileError(
+            f"{path}: duplicate transaction_id on line {_first_line(frame.transaction_id.duplicated())}"
+        )
+    frame.insert(
+        1, "timestamp", _column(raw, "timestamp", path, lambda s: pd.to_datetime(s, utc=True, format="ISO8601"))
+    )
     frame["amount"] = _column(raw, "amount", path, lambda s: pd.to_numeric(s).astype(np.float64))
     if (frame["amount"] < 0).any() or frame["amount"].isna().any():
         raise DataFileError(f"{path}: negative or empty amount on line {_first_line(~(frame.amount >= 0))}")

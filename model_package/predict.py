@@ -1,8 +1,8 @@
 """Feature rows in, scores out: the probability of fraud, the decision, the reasons and the model version.
 
-A row's score never depends on the other rows scored with it (a forest is summed tree by tree, a linear
-model row by row), so a stored score can be recomputed from its stored features alone, and
-`score_one(x).score == score_many(x[None])[0].score` exactly.
+A row's score never depends on the other rows scored with it (trees are walked row by row, a linear
+model is reduced row by row rather than by BLAS), so a stored score can be recomputed from its stored
+features alone, and `score_one(x).score == score_many(x[None])[0].score` exactly.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class Scored:
+    """One scored row: P(fraud), the decision it leads to, the reasons (maybe none) and who scored it."""
+
     score: float
     decision: str
     reasons: tuple[Reason, ...]
@@ -63,6 +65,10 @@ class Model:
             review=float(manifest["thresholds"]["review"]), decline=float(manifest["thresholds"]["decline"])
         )
         self._medians = np.asarray(manifest["feature_medians"], dtype=np.float64)
+        if self._medians.shape != (len(self.feature_names),):
+            raise ValueError("the manifest must give one training median per feature")
+        if getattr(pipeline, "n_features_in_", len(self.feature_names)) != len(self.feature_names):
+            raise ValueError(f"the pipeline expects {pipeline.n_features_in_} features, not {len(self.feature_names)}")
         self._score = scorer_for(pipeline)
 
     def decide(self, score: float) -> str:

@@ -135,7 +135,8 @@ def _compromise_customers(rng: np.random.Generator, tx: dict[str, np.ndarray], *
     for day in range(days - 1):
         chosen = rng.choice(customers, size=min(COMPROMISED_CUSTOMERS_PER_DAY, customers), replace=False)
         low = np.searchsorted(sorted_key, chosen * days + day, side="left")
-        high = np.searchsorted(sorted_key, chosen * days + day + CUSTOMER_FRAUD_DAYS, side="left")
+        # Capped at the last day: beyond it the key would run into the next customer's first days.
+        high = np.searchsorted(sorted_key, chosen * days + min(day + CUSTOMER_FRAUD_DAYS, days), side="left")
         candidates = np.sort(np.concatenate([order[a:b] for a, b in zip(low, high, strict=True)]))
         frauds = rng.choice(candidates, size=len(candidates) // 3, replace=False)
         tx["amount"][frauds] = np.round(tx["amount"][frauds] * CUSTOMER_FRAUD_AMOUNT_FACTOR, 2)

@@ -32,9 +32,9 @@ from model_package.predict import Thresholds, scorer_for
 ALGORITHMS = ("rf", "logreg", "hgb")
 TOP_K = 100
 THRESHOLD_RULE = (
-    "review: the smallest score threshold with at most alert_budget alerts a day on average over the "
-    "delay-gap days (never 0); decline: the smallest threshold >= review whose precision on those days "
-    "reaches precision_target (1.0 if none does)"
+    "scored by the trained model on the delay-gap days, known compromised cards left out as in the test: "
+    "review = the smallest score threshold with at most alert_budget alerts a day on average (never 0); "
+    "decline = the smallest threshold >= review whose precision reaches precision_target (1.0 if none does)"
 )
 
 
@@ -63,6 +63,7 @@ class _Split:
 
     day: np.ndarray
     train_start: int
+    train_days: int
     train: np.ndarray
     gap: np.ndarray
     test: np.ndarray
@@ -107,8 +108,8 @@ def train_model(
     """
     _check_options(algorithm, train_days, delay_days, test_days, alert_budget, precision_target)
     _check_transactions(transactions)
-    seconds: dict[str, float] = {}
     split = _split(transactions, train_start, train_days=train_days, delay_days=delay_days, test_days=test_days)
+    seconds: dict[str, float] = {}
     if features is None:
         began = time.perf_counter()
         features = feature_table(transactions)
@@ -122,9 +123,59 @@ def train_model(
     pipeline.fit(x[split.train], y[split.train])
     seconds["fit"] = time.perf_counter() - began
     _single_threaded(pipeline)
-    score = scorer_for(pipeline)
 
+    thresholds, metrics = _assess(
+        pipeline,
+        transactions,
+        x,
+        y,
+        split,
+        days=(delay_days, test_days),
+        alert_budget=alert_budget,
+        precision_target=precision_target,
+        seconds=seconds,
+    )
+    created_at = datetime.now(UTC)
+    protocol = {
+        "train_days": train_days,
+        "delay_days": delay_days,
+        "test_days": test_days,
+        "alert_budget": alert_budget,
+        "precision_target": precision_target,
+        "random_state": random_state,
+    }
+    return TrainResult(
+        pipeline=pipeline,
+        algorithm=algorithm,
+        parameters=_parameters(pipeline, **protocol),
+        metrics=metrics,
+        thresholds=thresholds,
+        windows=_windows(split, train_days=train_days, delay_days=delay_days, test_days=test_days),
+        fingerprint=data_fingerprint(transactions),
+        version=f"{algorithm}-{created_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        created_at=created_at,
+        feature_medians=tuple(float(m) for m in np.median(x[split.train], axis=0)),
+    )
+
+
+def _assess(
+    pipeline: Pipeline,
+    transactions: pd.DataFrame,
+    x: np.ndarray,
+    y: np.ndarray,
+    split: _Split,
+    *,
+    days: tuple[int, int],
+    alert_budget: int,
+    precision_target: float,
+    seconds: dict[str, float],
+) -> tuple[Thresholds, dict]:
+    """Thresholds from the delay gap, then the test window's metrics, both without known compromised cards."""
+    delay_days, test_days = days
+    score = scorer_for(pipeline)  # the serving scorer, so thresholds compare with served scores
     gap = split.gap & ~split.known_compromised
+    if not gap.any():
+        raise TrainingError("the delay gap holds no transactions to choose the thresholds on")
     thresholds, selection = choose_thresholds(
         score(x[gap]), y[gap], days=delay_days, alert_budget=alert_budget, precision_target=precision_target
     )
@@ -134,35 +185,11 @@ def train_model(
     seconds["predict"] = time.perf_counter() - began
     metrics = _metrics(transactions[test], split.day[test], test_scores, thresholds, days=test_days)
     metrics["train"] = {"transactions": int(split.train.sum()), "frauds": int(y[split.train].sum())}
-    metrics["thresholds"] = {
-        "rule": THRESHOLD_RULE,
-        "days": [_iso(d) for d in np.unique(split.day[split.gap])],
-        **selection,
-    }
+    first_gap_day = split.train_start + split.train_days
+    gap_days = [_iso(d) for d in range(first_gap_day, first_gap_day + delay_days)]
+    metrics["thresholds"] = {"rule": THRESHOLD_RULE, "days": gap_days, **selection}
     metrics["seconds"] = {name: round(value, 3) for name, value in seconds.items()}
-
-    created_at = datetime.now(UTC)
-    fingerprint = data_fingerprint(transactions)
-    return TrainResult(
-        pipeline=pipeline,
-        algorithm=algorithm,
-        parameters=_parameters(
-            pipeline,
-            train_days=train_days,
-            delay_days=delay_days,
-            test_days=test_days,
-            alert_budget=alert_budget,
-            precision_target=precision_target,
-            random_state=random_state,
-        ),
-        metrics=metrics,
-        thresholds=thresholds,
-        windows=_windows(split, train_days=train_days, delay_days=delay_days, test_days=test_days),
-        fingerprint=fingerprint,
-        version=f"{algorithm}-{created_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
-        created_at=created_at,
-        feature_medians=tuple(float(m) for m in np.median(x[split.train], axis=0)),
-    )
+    return thresholds, metrics
 
 
 def choose_thresholds(
@@ -184,7 +211,7 @@ def choose_thresholds(
         review = float(candidates[np.argmax(within_budget)])
     else:  # ties at the top exceed the budget: alert on nothing seen so far
         review = float(min(1.0, np.nextafter(ascending[-1] if len(ascending) else 0.0, 1.0)))
-    precise = (candidates >= review) & (frauds >= precision_target * alerts)
+    precise = (candidates >= review) & (frauds / alerts >= precision_target)
     decline = float(candidates[np.argmax(precise)]) if precise.any() else 1.0
     decline = max(decline, review)
     thresholds = Thresholds(review=review, decline=decline)
@@ -255,6 +282,7 @@ def _split(
     return _Split(
         day=day,
         train_start=start,
+        train_days=train_days,
         train=(day >= start) & (day < start + train_days),
         gap=(day >= start + train_days) & (day < start + train_days + delay_days),
         test=(day >= start + train_days + delay_days) & (day < start + span),
@@ -400,8 +428,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     windows = result.windows
-    print(f"{result.version}: trained on {windows['train_start']} .. {windows['train_end']}, "
-          f"tested on {windows['test_start']} .. {windows['test_end']}")
+    print(
+        f"{result.version}: trained on {windows['train_start']} .. {windows['train_end']}, "
+        f"tested on {windows['test_start']} .. {windows['test_end']}"
+    )
     print(format_metrics(result.metrics))
     print(f"artifact: {directory} (manifest sha256 {manifest_sha256(directory)})")
     return 0

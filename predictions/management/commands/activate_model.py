@@ -14,7 +14,7 @@ class Command(FraudsiteCommand):
         "Make VERSION the active model: its artifact is loaded and its hash verified first, then it replaces\n"
         "the active version in one transaction. The API uses it from its next request; no restart needed."
     )
-    example = "python manage.py activate_model rf-20260301-1a2b3c4d   # list_models shows the versions"
+    example = "python manage.py activate_model $(python manage.py list_models --newest)"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("version", help="a version shown by list_models")

@@ -30,6 +30,11 @@ class Command(FraudsiteCommand):
             "--start", type=date.fromisoformat, default=date(2018, 4, 1), help="first day, YYYY-MM-DD (2018-04-01)"
         )
         parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+        parser.add_argument(
+            "--id-prefix",
+            default="",
+            help="put before every transaction_id, so that files simulated separately never share an id",
+        )
         parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,6 +49,8 @@ class Command(FraudsiteCommand):
             start=options["start"],
             seed=options["seed"],
         )
+        if options["id_prefix"]:
+            frame["transaction_id"] = options["id_prefix"] + frame["transaction_id"]
         out: Path = options["out"]
         # Written beside the target and renamed: a reader never sees half a file.
         partial = out.with_name(f".{out.name}.partial")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import CommandError
+
 from predictions.management.base import FraudsiteCommand
 from predictions.models import ModelVersion
 
@@ -15,10 +17,18 @@ class Command(FraudsiteCommand):
         "List the registered model versions, newest first, with their metrics on the test days (ROC AUC,\n"
         "average precision, card precision@k) and decision thresholds. The active version is marked with *."
     )
-    example = "python manage.py list_models"
+    example = "python manage.py list_models\npython manage.py activate_model $(python manage.py list_models --newest)"
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--newest", action="store_true", help="print only the newest version's name (for scripts)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         versions = list(ModelVersion.objects.order_by("-registered_at", "-id"))
+        if options["newest"]:
+            if not versions:
+                raise CommandError("no model versions registered (train one with train_model)")
+            self.stdout.write(versions[0].version)
+            return
         if not versions:
             self.summary("no model versions registered (train one with train_model)")
             return

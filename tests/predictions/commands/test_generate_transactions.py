@@ -43,3 +43,11 @@ def test_a_bad_option_fails_in_one_line_and_writes_nothing(run, tmp_path):
     with pytest.raises(CommandError, match="argument --days: must be at least 1, got 0"):
         run("generate_transactions", "--days", "0", "--out", tmp_path / "sim.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_id_prefix_keeps_separate_files_apart(run, tmp_path):
+    run("generate_transactions", *OPTIONS, "--id-prefix", "feb-", "--out", tmp_path / "sim.csv")
+
+    ids = pd.read_csv(tmp_path / "sim.csv")["transaction_id"]
+    assert ids.iloc[0] == "feb-TX00000001"
+    assert ids.str.startswith("feb-TX").all()

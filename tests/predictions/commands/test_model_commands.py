@@ -77,3 +77,16 @@ def test_list_models_marks_the_active_version(run, trained_artifact):
 @pytest.mark.django_db
 def test_list_models_with_none_registered_says_how_to_get_one(run):
     assert run("list_models").summary == "no model versions registered (train one with train_model)"
+
+
+@pytest.mark.django_db
+def test_list_models_newest_prints_only_a_name_for_scripts(run, active_model_version):
+    second_version(active_model_version)
+
+    assert run("list_models", "--newest").out == "second\n"
+
+
+@pytest.mark.django_db
+def test_list_models_newest_with_none_registered_fails(run):
+    with pytest.raises(CommandError, match="no model versions registered"):
+        run("list_models", "--newest")

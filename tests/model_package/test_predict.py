@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_package.artifacts import load_artifact, save_artifact
+from model_package.features import FEATURE_NAMES, feature_table
+from model_package.predict import Model, Thresholds
+
+ALGORITHMS = ("rf", "logreg", "hgb")
+
+
+@pytest.fixture(scope="module")
+def models(quick_results, tmp_path_factory) -> dict[str, Model]:
+    """Each quick model as the service gets it: saved, then loaded and verified."""
+    root = tmp_path_factory.mktemp("predict")
+    return {name: load_artifact(save_artifact(result, root / name)) for name, result in quick_results.items()}
+
+
+@pytest.fixture(scope="module")
+def rows(small_transactions) -> np.ndarray:
+    """Real feature rows from the small simulation, frauds included."""
+    return feature_table(small_transactions).to_numpy()[::37]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_scores_are_scikit_learns_probabilities(models, rows, algorithm):
+    model = models[algorithm]
+    scores = np.array([scored.score for scored in model.score_many(rows, explain="none")])
+    assert np.allclose(scores, model.pipeline.predict_proba(rows)[:, 1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_row_scores_the_same_alone_or_in_any_batch(models, rows, algorithm):
+    model = models[algorithm]
+    in_batch = model.score_many(rows, explain="none")
+    for i in range(0, len(rows), 25):
+        alone = model.score_one(rows[i])
+        assert alone.score == model.score_many(rows[i][None], explain="none")[0].score
+        assert alone.score == in_batch[i].score
+
+
+def test_the_decision_follows_the_thresholds_inclusively(models):
+    model = models["rf"]
+    review, decline = model.thresholds.review, model.thresholds.decline
+    assert model.decide(np.nextafter(review, 0)) == "approve"
+    assert model.decide(review) == ("decline" if review == decline else "review")
+    assert model.decide(decline) == "decline"
+
+
+def test_decisions_use_the_artifacts_thresholds(quick_results):
+    result = quick_results["rf"]
+    manifest = {
+        "version": "v-test",
+        "algorithm": "rf",
+        "feature_names": list(FEATURE_NAMES),
+        "feature_medians": list(result.feature_medians),
+        "thresholds": {"review": 0.3, "decline": 0.7},
+    }
+    model = Model(pipeline=result.pipeline, manifest=manifest)
+    assert model.thresholds == Thresholds(review=0.3, decline=0.7)
+    assert [model.decide(s) for s in (0.29, 0.3, 0.69, 0.7, 1.0)] == [
+        "approve",
+        "review",
+        "review",
+        "decline",
+        "decline",
+    ]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_reasons_are_the_features_whose_median_lowers_the_score_most(models, rows, algorithm):
+    model = models[algorithm]
+    medians = np.asarray(model.manifest["feature_medians"])
+    row = rows[np.argmax(model.pipeline.predict_proba(rows)[:, 1])]  # the most suspicious row
+    scored = model.score_one(row)
+    # Each feature set to its training median, scored by scikit-learn directly.
+    occluded = np.repeat(row[None], len(FEATURE_NAMES), axis=0)
+    occluded[np.arange(len(FEATURE_NAMES)), np.arange(len(FEATURE_NAMES))] = medians
+    drops = scored.score - model.pipeline.predict_proba(occluded)[:, 1]
+    expected = [FEATURE_NAMES[j] for j in np.argsort(-drops, kind="stable")[:3] if drops[j] > 0]
+
+    assert [reason.feature for reason in scored.reasons] == expected
+    for reason in scored.reasons:
+        j = FEATURE_NAMES.index(reason.feature)
+        assert reason.value == row[j]
+        assert reason.contribution == pytest.approx(drops[j], abs=1e-12)
+    assert len(scored.reasons) <= 3
+
+
+def test_reasons_are_given_for_the_rows_asked(models, rows):
+    model = models["rf"]
+    flagged = model.score_many(rows)  # "flagged" by default
+    assert any(s.decision != "approve" for s in flagged)
+    assert all(bool(s.reasons) is False for s in flagged if s.decision == "approve")
+    assert any(s.reasons for s in flagged if s.decision != "approve")
+    assert all(s.reasons == () for s in model.score_many(rows, explain="none"))
+    everything = model.score_many(rows, explain="all")
+    assert [s.reasons for s in everything] == [model.score_one(row).reasons for row in rows]
+
+
+def test_every_result_names_the_model_version(models, rows):
+    model = models["hgb"]
+    assert {s.model_version for s in model.score_many(rows)} == {model.version}
+    assert model.score_one(rows[0]).model_version == model.version
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (np.zeros(14), "shape"),
+        (np.zeros((2, 15)), "shape"),
+        (np.full(15, np.nan), "finite"),
+    ],
+)
+def test_bad_feature_rows_are_refused(models, features, message):
+    with pytest.raises(ValueError, match=message):
+        models["rf"].score_one(features)
+
+
+def test_an_unknown_explain_mode_is_refused(models, rows):
+    with pytest.raises(ValueError, match="explain must be one of"):
+        models["rf"].score_many(rows, explain="some")
