@@ -9,6 +9,7 @@ incompatible bytes are never unpickled.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 import tempfile
@@ -77,63 +78,74 @@ def save_artifact(result: TrainResult, directory: Path) -> Path:
 
 def manifest_sha256(directory: Path) -> str:
     """sha256 of manifest.json: the artifact's identity (the manifest holds every other file's hash)."""
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise ArtifactError(f"{MANIFEST} is missing in {directory}")
-    return _sha256(path)
+    return hashlib.sha256(_read(Path(directory), MANIFEST)).hexdigest()
 
 
 def read_manifest(directory: Path) -> dict:
     """The parsed manifest, without loading the model."""
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise ArtifactError(f"{MANIFEST} is missing in {directory}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise ArtifactError(f"{path} is not a JSON object")
-    return manifest
+    return _parse_manifest(_read(Path(directory), MANIFEST), Path(directory))
 
 
 def load_artifact(directory: Path, *, expected_sha256: str | None = None) -> Model:
-    """Verify the artifact in directory (see the module docstring for the checks) and return its Model."""
+    """Verify the artifact in directory (see the module docstring for the checks) and return its Model.
+
+    Each file is read once: the bytes that were hashed are the bytes that are parsed or unpickled.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise ArtifactError(f"{directory} is not an artifact directory")
+    raw = _read(directory, MANIFEST)
     if expected_sha256 is not None:
-        found = manifest_sha256(directory)
+        found = hashlib.sha256(raw).hexdigest()
         if found != expected_sha256:
             raise ArtifactError(f"{MANIFEST} in {directory} has sha256 {found}, expected {expected_sha256}")
-    manifest = read_manifest(directory)
+    manifest = _parse_manifest(raw, directory)
     missing = [key for key in _REQUIRED_KEYS if key not in manifest]
     if missing:
         raise ArtifactError(f"{MANIFEST} in {directory} lacks {', '.join(missing)}")
-    _verify_files(directory, manifest["files"])
+    files = _verified_files(directory, manifest["files"])
     _verify_libraries(manifest["libraries"])
     if tuple(manifest["feature_names"]) != FEATURE_NAMES:
         raise ArtifactError(f"the model in {directory} uses other features than this package computes")
-    pipeline = _unpickle(directory / MODEL_FILE)
+    pipeline = _unpickle(files[MODEL_FILE], directory)
     try:
         return Model(pipeline=pipeline, manifest=manifest)
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"the model in {directory} is not usable: {exc}") from None
 
 
-def _verify_files(directory: Path, files: Any) -> None:
+def _read(directory: Path, name: str) -> bytes:
+    path = directory / name
+    if not path.is_file():
+        raise ArtifactError(f"{name} is missing in {directory}")
+    return path.read_bytes()
+
+
+def _parse_manifest(raw: bytes, directory: Path) -> dict:
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{MANIFEST} in {directory} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{MANIFEST} in {directory} is not a JSON object")
+    return manifest
+
+
+def _verified_files(directory: Path, files: Any) -> dict[str, bytes]:
+    """Every file the manifest lists, read and checked against its recorded sha256."""
     if not isinstance(files, dict) or MODEL_FILE not in files:
         raise ArtifactError(f"{MANIFEST} in {directory} does not list {MODEL_FILE}")
+    contents = {}
     for name, entry in files.items():
         if Path(name).name != name:
             raise ArtifactError(f"{MANIFEST} in {directory} names a file outside the artifact: {name!r}")
-        path = directory / name
-        if not path.is_file():
-            raise ArtifactError(f"{name} is missing in {directory}")
+        data = _read(directory, name)
         expected = entry.get("sha256") if isinstance(entry, dict) else None
-        found = _sha256(path)
+        found = hashlib.sha256(data).hexdigest()
         if found != expected:
             raise ArtifactError(f"{name} in {directory} has sha256 {found}, the manifest says {expected}")
+        contents[name] = data
+    return contents
 
 
 def _verify_libraries(made_with: Any) -> None:
@@ -152,11 +164,11 @@ def _verify_libraries(made_with: Any) -> None:
         )
 
 
-def _unpickle(path: Path) -> Any:
+def _unpickle(data: bytes, directory: Path) -> Any:
     try:
-        return joblib.load(path)
+        return joblib.load(io.BytesIO(data))
     except Exception as exc:  # a verified but unreadable pickle can fail in many ways; say which, no traceback
-        raise ArtifactError(f"{path.name} in {path.parent} cannot be loaded ({type(exc).__name__})") from None
+        raise ArtifactError(f"{MODEL_FILE} in {directory} cannot be loaded ({type(exc).__name__})") from None
 
 
 def _sha256(path: Path) -> str:

@@ -164,6 +164,8 @@ def _table(tx: dict[str, np.ndarray], *, start: date) -> pd.DataFrame:
 
 def _ids(prefix: str, numbers: np.ndarray, *, width: int) -> np.ndarray:
     """'C00042'-style ids, built by numpy's string ufuncs rather than a Python loop."""
+    if len(numbers) == 0:
+        return np.array([], dtype=object)
     digits = np.strings.zfill(numbers.astype(np.int64).astype(np.str_), width)
     return np.strings.add(prefix, digits).astype(object)
 

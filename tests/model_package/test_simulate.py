@@ -113,3 +113,9 @@ def test_the_command_refuses_zero_customers_with_one_line(tmp_path, capsys):
     argv = ["--customers", "0", "--terminals", "1", "--days", "1", "--start", "2024-01-01", "--seed", "1"]
     assert main([*argv, "--out", str(tmp_path / "x.csv")]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_customers_without_a_terminal_in_reach_make_no_transactions():
+    frame = simulate(customers=1, terminals=1, days=3, start=date(2024, 1, 1), seed=0)
+    assert frame.empty
+    assert list(frame.columns) == list(simulate(**SMALL).columns)

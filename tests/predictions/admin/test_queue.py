@@ -51,7 +51,7 @@ def test_each_row_shows_what_the_analyst_needs(analyst, make_prediction):
 
     page = analyst.get(QUEUE).content.decode()
 
-    for text in ("tx-shown", "C-777", "T-888", "123.45 EUR", "0.935", "decline", "queue-test-v1", "3\xa0hours", "2026"):
+    for text in ("tx-shown", "C-777", "T-888", "123.45\xa0EUR", "0.935", "Decline", "queue-test-v1", "3\xa0hours", "2026-03-01\xa014:30"):
         assert text in page
     assert 'href="/admin/predictions/transaction/' in page  # the id opens the transaction page
 
