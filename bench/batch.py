@@ -6,8 +6,10 @@ everything before that loaded with labels (load_transactions), a random forest t
 activated (train_model, not timed), and then the last 30 days are scored (score_file). Each command
 runs as its own `manage.py` process, as an operator runs it; the figures are its wall time (Python and
 Django start-up included), rows per second, and the process's peak resident memory (ru_maxrss from
-wait4). export_audit of everything score_file stored is measured the same way, to show that a large
-export's memory stays near a bare command's.
+wait4). Linux hands a parent's peak down to its children, so the data is prepared in a separate process
+and this one stays small (a bare command's figure is printed as the floor). export_audit of everything
+score_file stored is measured the same way, to show that a large export's memory stays near a bare
+command's.
 
     .venv/bin/python bench/batch.py                        # SQLite file in a temporary directory
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/batch.py
@@ -20,6 +22,7 @@ score_file at 20,000 rows/s or more with peak memory under 2 GiB.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -31,13 +34,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from model_package.io import read_transactions, write_transactions  # noqa: E402
-from model_package.simulate import simulate  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 BOOK = {"customers": 5000, "terminals": 10000, "days": 183, "start": date(2018, 4, 1), "seed": 0}
@@ -59,11 +57,14 @@ class Run:
 
 def main() -> None:
     args = _arguments()
+    if args.prepare_into:
+        _prepare(args)
+        return
     work = Path(tempfile.mkdtemp(prefix="fraudsite-bench-batch-"))
     database = _fresh_database(os.environ.get("DATABASE_URL"), work)
     env = _environment(work, database.url)
     try:
-        history, recent = _split(_book(args), work)
+        history, recent = _prepared_files(args, work)
         print(f"database: {database.label}")
         print(f"load average before: {_load_average()}")
         _manage(env, "migrate", "--noinput")
@@ -91,6 +92,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=BOOK["customers"], help="a smaller run for a quick look")
     parser.add_argument("--terminals", type=int, default=BOOK["terminals"])
     parser.add_argument("--days", type=int, default=BOOK["days"])
+    parser.add_argument("--prepare-into", type=Path, help=argparse.SUPPRESS)  # the data-preparing child
     return parser.parse_args()
 
 
@@ -101,33 +103,54 @@ def _arguments() -> argparse.Namespace:
 class DataFile:
     path: Path
     rows: int
-    first: pd.Timestamp
-    last: pd.Timestamp
+    first: str
+    last: str
 
 
-def _book(args: argparse.Namespace) -> pd.DataFrame:
-    """The book-size simulation, from the cache when it is there (simulating takes a while)."""
+def _prepared_files(args: argparse.Namespace, work: Path) -> tuple[DataFile, DataFile]:
+    """history.csv and recent.csv in work, written by a child process (see the module docstring)."""
+    command = [PYTHON, __file__, "--prepare-into", str(work), "--cache", str(args.cache)]
+    command += ["--customers", str(args.customers), "--terminals", str(args.terminals), "--days", str(args.days)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"preparing the data failed:\n{result.stderr}")
+    lines = result.stdout.strip().splitlines()
+    for line in lines[:-1]:
+        print(line)
+    files = json.loads(lines[-1])
+    return DataFile(**files["history"]), DataFile(**files["recent"])
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """The child: the book simulation (cached), split into history and the last SCORED_DAYS days."""
+    import pandas as pd
+
+    from model_package.io import read_transactions, write_transactions
+    from model_package.simulate import simulate
+
     options = {**BOOK, "customers": args.customers, "terminals": args.terminals, "days": args.days}
     path = args.cache / "book-{customers}x{terminals}x{days}-{start}-seed{seed}.csv".format(**options)
-    if not path.exists():
+    if path.exists():
+        frame = read_transactions(path)
+    else:
         began = time.perf_counter()
         frame = simulate(**options)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_transactions(frame, path)
         print(f"simulated {len(frame):,} transactions in {time.perf_counter() - began:.0f} s, cached at {path}")
-        return frame
-    return read_transactions(path)
-
-
-def _split(frame: pd.DataFrame, work: Path) -> tuple[DataFile, DataFile]:
-    """Everything before the last SCORED_DAYS days (history, with labels), and those days (to score)."""
     cut = frame["timestamp"].max().normalize() - pd.Timedelta(days=SCORED_DAYS - 1)
-    files = []
+    files = {}
     for name, part in (("history", frame[frame["timestamp"] < cut]), ("recent", frame[frame["timestamp"] >= cut])):
-        path = work / f"{name}.csv"
-        write_transactions(part, path)
-        files.append(DataFile(path, len(part), part["timestamp"].min(), part["timestamp"].max()))
-    return files[0], files[1]
+        part_path = args.prepare_into / f"{name}.csv"
+        write_transactions(part, part_path)
+        first, last = part["timestamp"].min(), part["timestamp"].max()
+        files[name] = {
+            "path": str(part_path),
+            "rows": len(part),
+            "first": f"{first:%Y-%m-%d}",
+            "last": f"{last:%Y-%m-%d}",
+        }
+    print(json.dumps(files))
 
 
 # --- running commands ---------------------------------------------------------------------
@@ -222,11 +245,8 @@ def _environment(work: Path, database_url: str) -> dict[str, str]:
 def _report(runs: list[Run], bare: Run, label: str, *, history: DataFile, recent: DataFile) -> None:
     print()
     print(f"database: {label}; load average after: {_load_average()}")
-    print(f"history: {history.rows:,} rows ({history.first:%Y-%m-%d} .. {history.last:%Y-%m-%d}), loaded with labels")
-    print(
-        f"scored:  {recent.rows:,} rows ({recent.first:%Y-%m-%d} .. {recent.last:%Y-%m-%d}, "
-        f"the last {SCORED_DAYS} days)"
-    )
+    print(f"history: {history.rows:,} rows ({history.first} .. {history.last}), loaded with labels")
+    print(f"scored:  {recent.rows:,} rows ({recent.first} .. {recent.last}, the last {SCORED_DAYS} days)")
     print()
     print(f"{'command':<20}{'rows':>12}{'seconds':>10}{'rows/s':>10}{'peak MiB':>10}")
     for run in runs:

@@ -206,3 +206,13 @@ class Review(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.transaction_id} {self.outcome} by {self.reviewer_id}"
+
+
+class ReviewQueueItem(Prediction):
+    """A flagged prediction seen as an item of work: a proxy, so the review queue gets its own admin page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "review queue item"
+        verbose_name_plural = "review queue"
+        ordering = ["-score", "pk"]

@@ -14,6 +14,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from predictions.models import ModelVersion, Prediction, Transaction
+
+# Thresholds of the hand-made model version that admin and selector tests score against.
+THRESHOLDS = {"review": 0.5, "decline": 0.9}
+
 # A simulation big enough for the training protocol (37 days of history + 21 days) and still quick.
 SMALL_SIMULATION = {"customers": 150, "terminals": 300, "days": 70, "start": date(2026, 1, 1), "seed": 7}
 
@@ -83,7 +88,6 @@ _ids = itertools.count(1)
 @pytest.fixture
 def make_transaction(db):
     """Store a history Transaction directly (not scored); keyword overrides for any field."""
-    from predictions.models import Transaction
 
     def make(**overrides: Any) -> Transaction:
         fields: dict[str, Any] = {
@@ -121,3 +125,55 @@ def transaction_payload():
 def aware(*args: int) -> datetime:
     """An aware UTC datetime, for readable test data."""
     return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def model_version(db) -> ModelVersion:
+    """A model version row written directly (no artifact), active, with THRESHOLDS."""
+    return ModelVersion.objects.create(
+        version="queue-test-v1",
+        algorithm="rf",
+        artifact_path="/nowhere",
+        artifact_sha256="0" * 64,
+        feature_names=["TX_AMOUNT", "TX_DURING_NIGHT"],
+        thresholds=THRESHOLDS,
+        trained_at=timezone.now() - timedelta(days=1),
+        is_active=True,
+    )
+
+
+@pytest.fixture
+def make_prediction(make_transaction, model_version):
+    """Store a transaction and its prediction; the decision follows THRESHOLDS unless given."""
+
+    def make(
+        *,
+        score: float,
+        decision: str | None = None,
+        version: ModelVersion | None = None,
+        scored_at=None,
+        transaction=None,
+        **transaction_fields: Any,
+    ) -> Prediction:
+        transaction = transaction or make_transaction(**transaction_fields)
+        if decision is None:
+            decision = (
+                "decline"
+                if score >= THRESHOLDS["decline"]
+                else "review"
+                if score >= THRESHOLDS["review"]
+                else "approve"
+            )
+        return Prediction.objects.create(
+            transaction=transaction,
+            model_version=version or model_version,
+            score=score,
+            decision=decision,
+            thresholds=THRESHOLDS,
+            features={"TX_AMOUNT": float(transaction.amount), "TX_DURING_NIGHT": 0.0},
+            reasons=[{"feature": "TX_AMOUNT", "value": float(transaction.amount), "contribution": 0.25}],
+            latency_ms=1.0,
+            scored_at=scored_at or timezone.now(),
+        )
+
+    return make

@@ -47,7 +47,7 @@ def headline_metric(metrics: Mapping[str, Any], name: str) -> Any:
 def shown(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
-    return "–" if value is None else str(value)
+    return "-" if value is None else str(value)
 
 
 @admin.register(ModelVersion)
@@ -90,7 +90,10 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         activate = self.admin_site.admin_view(require_POST(self.activate_view))
-        return [path("<path:object_id>/activate/", activate, name="predictions_modelversion_activate"), *super().get_urls()]
+        return [
+            path("<path:object_id>/activate/", activate, name="predictions_modelversion_activate"),
+            *super().get_urls(),
+        ]
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         context = {
@@ -122,9 +125,13 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     @admin.display(description="metrics and thresholds")
     def metrics_and_thresholds(self, version: ModelVersion):
         """Two tables next to each other: every stored metric, and the thresholds decisions are taken with."""
-        metric_rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((n, shown(v)) for n, v in flat_metrics(version.metrics)))
+        metric_rows = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", ((n, shown(v)) for n, v in flat_metrics(version.metrics))
+        )
         threshold_rows = format_html_join(
-            "", "<tr><th>{}</th><td>{}</td></tr>", ((f"{name} at score ≥", shown(value)) for name, value in version.thresholds.items())
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            ((f"{name} at score ≥", shown(value)) for name, value in version.thresholds.items()),
         )
         return format_html(
             '<div class="metrics-thresholds" style="display:flex;gap:2em;align-items:flex-start">'

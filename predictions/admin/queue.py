@@ -13,24 +13,9 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from predictions.admin.base import ReadOnlyAdmin, can_review
-from predictions.models import Decision, Label, Prediction
+from predictions.models import Decision, Label, ReviewQueueItem
 from predictions.selectors import ReviewState, review_queue
 from predictions.services.reviews import review_record_bulk
-
-
-class ReviewQueueItem(Prediction):
-    """A flagged prediction seen as an item of work; a proxy, so the queue gets its own admin page.
-
-    Defined here, next to its only user, because models.py belongs to the data model's owner; moving it
-    there changes nothing (app label, name and migration 0003_reviewqueue stay the same).
-    """
-
-    class Meta:
-        proxy = True
-        app_label = "predictions"
-        verbose_name = "review queue item"
-        verbose_name_plural = "review queue"
-        ordering = ["-score", "pk"]
 
 
 class DecisionFilter(admin.SimpleListFilter):

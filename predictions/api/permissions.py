@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+
+def user_has_permission(user, permission: str) -> bool:
+    """Django's user.has_perm for the model backend, in one small query.
+
+    user.has_perm loads every permission of the user and of its groups (two queries with joins) on
+    each request; on the scoring path that was a fifth of the time, so ask only for the one needed.
+    """
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    app_label, codename = permission.split(".", 1)
+    return Permission.objects.filter(
+        Q(group__user=user) | Q(user=user), codename=codename, content_type__app_label=app_label
+    ).exists()
 
 
 class _HasPermission(BasePermission):
@@ -12,8 +30,7 @@ class _HasPermission(BasePermission):
     message = ""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(self.permission))
+        return user_has_permission(request.user, self.permission)
 
 
 class CanScore(_HasPermission):

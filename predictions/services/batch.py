@@ -44,7 +44,9 @@ from predictions.services.model_registry import ModelUnavailable, active_model
 logger = logging.getLogger(__name__)
 
 ENDPOINT = "score_file"
-CHUNK_ROWS = 20_000  # rows per transaction: bigger is faster, but holds SQLite's write lock longer
+# Rows per transaction: bigger is faster (each commit rewrites the customer and terminal index pages it
+# touched, nearly all of them), but holds SQLite's write lock longer. 10k: 8.9k rows/s; 50k: 14.7k rows/s.
+CHUNK_ROWS = 50_000
 SCORING_THREADS = 2
 OUTPUT_COLUMNS = ("transaction_id", "score", "decision", "model_version")
 HISTORY_DAYS = DELAY_DAYS + max(WINDOW_DAYS)  # the oldest row any feature of a transaction reads

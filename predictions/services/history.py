@@ -30,11 +30,14 @@ logger = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount")
 # is_fraud and fraud_scenario come with simulated files; fraud_scenario is never stored.
 OPTIONAL_COLUMNS = ("currency", "is_fraud", "fraud_scenario")
-CHUNK_ROWS = 20_000
+# Rows per transaction: each commit rewrites the index pages it touched, so bigger chunks load faster
+# (1 million rows on SQLite: 29k rows/s in chunks of 20k, 44k rows/s in chunks of 100k).
+CHUNK_ROWS = 100_000
 REPORTED_BAD_ROWS = 20
 
 _ID_FULL = rf"{rules.TRANSACTION_ID_CHARACTERS}{{1,{rules.TRANSACTION_ID_MAX_LENGTH}}}"
 _AMOUNT = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
+_PLAIN_AMOUNT = rf"\d+(?:\.\d{{0,{rules.AMOUNT_DECIMAL_PLACES}}})?"
 _ID_RULE = f"transaction_id: must be 1-{rules.TRANSACTION_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -"
 _TIME_ZONE_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -213,10 +216,7 @@ def _check_chunk(raw: pd.DataFrame, *, with_labels: bool, seen: set[str]) -> Che
     clean = pd.DataFrame({"transaction_id": ids, "line": raw.index}, index=raw.index)
     clean["timestamp"] = _check_timestamps(raw["timestamp"], fail)
     for name in ("customer_id", "terminal_id"):
-        # The API trims surrounding whitespace (DRF CharField); store the same value.
-        value = raw[name].str.strip()
-        fail((value.str.len() == 0) | (value.str.len() > rules.PARTY_ID_MAX_LENGTH), f"{name}: must be 1-64 characters")
-        clean[name] = value
+        clean[name] = _check_party_ids(raw[name], name, fail)
     clean["amount"] = _check_amounts(raw["amount"], fail)
     clean["currency"] = _check_currencies(raw, fail)
     if with_labels:
@@ -230,23 +230,41 @@ def _check_chunk(raw: pd.DataFrame, *, with_labels: bool, seen: set[str]) -> Che
     return CheckedChunk(rows=len(raw), valid=clean[good].reset_index(drop=True), bad=bad)
 
 
+def _check_party_ids(ids: pd.Series, name: str, fail) -> pd.Series:
+    # numpy's string functions run in C; pandas' .str methods call Python once per row.
+    text = ids.to_numpy(dtype=str)
+    stripped = np.strings.strip(text)  # the API trims surrounding whitespace (DRF CharField): store the same
+    length = np.strings.str_len(stripped)
+    fail((length == 0) | (length > rules.PARTY_ID_MAX_LENGTH), f"{name}: must be 1-64 characters")
+    if (stripped == text).all():
+        return ids
+    return pd.Series(stripped.astype(object), index=ids.index)
+
+
 def _check_timestamps(text: pd.Series, fail) -> pd.Series:
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    has_zone = text.str.strip().str.contains(_TIME_ZONE_SUFFIX, regex=True)
-    fail(parsed.isna() | ~has_zone, "timestamp: must be an ISO 8601 time with a time zone")
+    # Nearly every file writes UTC as +00:00 or Z; only the other rows pay for the regular expression.
+    has_zone = np.strings.endswith(text.to_numpy(dtype=str), "+00:00")
+    has_zone |= np.strings.endswith(text.to_numpy(dtype=str), "Z")
+    if not has_zone.all():
+        others = ~has_zone
+        has_zone[others] = text[others].str.strip().str.contains(_TIME_ZONE_SUFFIX, regex=True).to_numpy()
+    fail(parsed.isna().to_numpy() | ~has_zone, "timestamp: must be an ISO 8601 time with a time zone")
     latest = pd.Timestamp(timezone.now() + rules.FUTURE_TOLERANCE)
     fail(parsed > latest, f"timestamp: more than {_minutes(rules.FUTURE_TOLERANCE)} minutes in the future")
     return parsed
 
 
 def _check_amounts(text: pd.Series, fail) -> pd.Series:
-    text = text.str.strip()
-    well_formed = text.str.fullmatch(_AMOUNT)
-    fail(~well_formed, "amount: must be a decimal number")
-    # Only the rare numbers with a long fraction pay for the exact decimal count.
-    long_fraction = well_formed & text.str.contains(r"\.\d{3}", regex=True)
-    fail(long_fraction, f"amount: at most {rules.AMOUNT_DECIMAL_PLACES} decimal places")
-    value = pd.to_numeric(text.where(well_formed, "nan"), errors="coerce")
+    usable = text.str.fullmatch(_PLAIN_AMOUNT).to_numpy()  # digits and at most 2 decimals: nearly every row
+    if not usable.all():
+        # Only a file with odd amounts pays for telling what is wrong with them.
+        text = text.str.strip()
+        usable = text.str.fullmatch(_AMOUNT).to_numpy()
+        fail(~usable, "amount: must be a decimal number")
+        long_fraction = usable & text.str.contains(r"\.\d{3}", regex=True).to_numpy()
+        fail(long_fraction, f"amount: at most {rules.AMOUNT_DECIMAL_PLACES} decimal places")
+    value = pd.to_numeric(text.where(usable, "nan"), errors="coerce")
     fail(value < float(rules.AMOUNT_MIN), f"amount: must be at least {rules.AMOUNT_MIN}")
     fail(value > float(rules.AMOUNT_MAX), f"amount: must be at most {rules.AMOUNT_MAX:,}")
     return value.fillna(0.0).astype(np.float64)

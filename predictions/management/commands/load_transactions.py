@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from predictions.management.base import FraudsiteCommand
+from predictions.management.base import FraudsiteCommand, positive_int
+from predictions.services import history
 from predictions.services.history import transactions_load
 
 
@@ -28,6 +29,13 @@ class Command(FraudsiteCommand):
             action="store_true",
             help='store is_fraud as the ground-truth label (fraud / legitimate, source "history")',
         )
+        parser.add_argument(
+            "--chunk-rows",
+            type=positive_int,
+            default=history.CHUNK_ROWS,
+            help="rows stored per database transaction (%(default)s); on SQLite the API waits while one is "
+            "written, so lower it when the API is busy",
+        )
         parser.add_argument("--strict", action="store_true", help="refuse the whole file if any row is bad")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -37,6 +45,7 @@ class Command(FraudsiteCommand):
                 path=options["file"],
                 with_labels=options["with_labels"],
                 strict=options["strict"],
+                chunk_rows=options["chunk_rows"],
                 progress=progress,
             )
         for bad in result.bad_rows:

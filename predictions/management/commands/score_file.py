@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from predictions.management.base import FraudsiteCommand
+from predictions.management.base import FraudsiteCommand, positive_int
+from predictions.services import batch
 from predictions.services.batch import transactions_score_file
 
 
@@ -26,6 +27,13 @@ class Command(FraudsiteCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", type=Path, help="CSV file of transactions (columns as for load_transactions)")
         parser.add_argument("--out", type=Path, required=True, help="CSV file to write the scores to")
+        parser.add_argument(
+            "--chunk-rows",
+            type=positive_int,
+            default=batch.CHUNK_ROWS,
+            help="rows stored per database transaction (%(default)s); on SQLite the API waits while one is "
+            "written, so lower it when the API is busy",
+        )
         parser.add_argument("--strict", action="store_true", help="score nothing if any row is bad or refused")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -36,6 +44,7 @@ class Command(FraudsiteCommand):
                 out=options["out"],
                 client=_operator(),
                 strict=options["strict"],
+                chunk_rows=options["chunk_rows"],
                 progress=progress,
             )
         for problem in result.problems:

@@ -39,7 +39,12 @@ def test_staff_create_an_analyst_in_the_admin_who_can_then_use_the_queue(client)
     client.force_login(User.objects.create_superuser("lead", password="pw"))
     response = client.post(
         "/admin/auth/user/add/",
-        {"username": "new-analyst", "password1": "a-long-passphrase-1", "password2": "a-long-passphrase-1", "usable_password": "true"},
+        {
+            "username": "new-analyst",
+            "password1": "a-long-passphrase-1",
+            "password2": "a-long-passphrase-1",
+            "usable_password": "true",
+        },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     user = User.objects.get(username="new-analyst")

@@ -51,7 +51,17 @@ def test_each_row_shows_what_the_analyst_needs(analyst, make_prediction):
 
     page = analyst.get(QUEUE).content.decode()
 
-    for text in ("tx-shown", "C-777", "T-888", "123.45\xa0EUR", "0.935", "Decline", "queue-test-v1", "3\xa0hours", "2026-03-01\xa014:30"):
+    for text in (
+        "tx-shown",
+        "C-777",
+        "T-888",
+        "123.45\xa0EUR",
+        "0.935",
+        "Decline",
+        "queue-test-v1",
+        "3\xa0hours",
+        "2026-03-01\xa014:30",
+    ):
         assert text in page
     assert 'href="/admin/predictions/transaction/' in page  # the id opens the transaction page
 
@@ -103,9 +113,7 @@ def test_a_bulk_action_records_a_review_per_transaction_and_labels_them(
     chosen = [make_prediction(score=0.9), make_prediction(score=0.8)]
     left = make_prediction(score=0.7)
 
-    response = analyst.post(
-        QUEUE, {"action": action, "_selected_action": [p.pk for p in chosen]}, follow=True
-    )
+    response = analyst.post(QUEUE, {"action": action, "_selected_action": [p.pk for p in chosen]}, follow=True)
 
     assert response.status_code == 200
     reviews = Review.objects.order_by("transaction_id")
@@ -113,9 +121,9 @@ def test_a_bulk_action_records_a_review_per_transaction_and_labels_them(
         (p.transaction_id, analyst_user, label) for p in chosen
     ]
     assert all(r.reviewed_at > timezone.now() - timedelta(minutes=1) for r in reviews)
-    assert set(Transaction.objects.filter(pk__in=[p.transaction_id for p in chosen]).values_list("label_source", "label")) == {
-        ("review", label)
-    }
+    assert set(
+        Transaction.objects.filter(pk__in=[p.transaction_id for p in chosen]).values_list("label_source", "label")
+    ) == {("review", label)}
     assert _rows(response) == [left.transaction.transaction_id]  # the reviewed ones left the queue
     assert "2 transactions" in response.content.decode()
 

@@ -19,7 +19,12 @@ def audit_rows(make_prediction, analyst_user):
     prediction = make_prediction(score=0.9)
     review = Review.objects.create(transaction=prediction.transaction, reviewer=analyst_user, outcome="fraud")
     request = ScoringRequest.objects.create(endpoint="transactions", status_code=201, duration_ms=2.0)
-    return {"scoringrequest": request, "prediction": prediction, "review": review, "transaction": prediction.transaction}
+    return {
+        "scoringrequest": request,
+        "prediction": prediction,
+        "review": review,
+        "transaction": prediction.transaction,
+    }
 
 
 @pytest.mark.parametrize("model", ["scoringrequest", "prediction", "review", "transaction"])

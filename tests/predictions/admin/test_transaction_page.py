@@ -29,13 +29,27 @@ def analyst(client, analyst_user):
 @pytest.fixture
 def flagged(make_prediction, make_transaction):
     """A flagged transaction with a customer history (one earlier fraud) and a terminal with a known fraud."""
-    make_transaction(transaction_id="earlier-fraud", customer_id="C-9", terminal_id="T-OTHER", timestamp=WHEN - timedelta(days=3), label="fraud")
-    make_transaction(transaction_id="earlier-fine", customer_id="C-9", terminal_id="T-OTHER", timestamp=WHEN - timedelta(days=10), label="legitimate")
+    make_transaction(
+        transaction_id="earlier-fraud",
+        customer_id="C-9",
+        terminal_id="T-OTHER",
+        timestamp=WHEN - timedelta(days=3),
+        label="fraud",
+    )
+    make_transaction(
+        transaction_id="earlier-fine",
+        customer_id="C-9",
+        terminal_id="T-OTHER",
+        timestamp=WHEN - timedelta(days=10),
+        label="legitimate",
+    )
     make_transaction(transaction_id="too-old", customer_id="C-9", timestamp=WHEN - timedelta(days=45))
     make_transaction(terminal_id="T-5", customer_id="C-1", timestamp=WHEN - timedelta(days=2), label="fraud")
     make_transaction(terminal_id="T-5", customer_id="C-2", timestamp=WHEN - timedelta(days=4), label="legitimate")
     make_transaction(terminal_id="T-5", customer_id="C-3", timestamp=WHEN - timedelta(days=5))
-    return make_prediction(score=0.912, transaction_id="tx-flagged", customer_id="C-9", terminal_id="T-5", timestamp=WHEN)
+    return make_prediction(
+        score=0.912, transaction_id="tx-flagged", customer_id="C-9", terminal_id="T-5", timestamp=WHEN
+    )
 
 
 def test_it_shows_the_score_decision_reasons_features_and_model_version(analyst, flagged):

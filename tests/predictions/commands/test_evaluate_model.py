@@ -38,12 +38,22 @@ def scored(db) -> ModelVersion:
     )
     for i, (card, when, score, decision, label) in enumerate(ROWS):
         tx = Transaction.objects.create(
-            transaction_id=f"E{i}", timestamp=when, customer_id=card, terminal_id="T1", amount=Decimal("5.00"),
-            currency="EUR", label=label,
+            transaction_id=f"E{i}",
+            timestamp=when,
+            customer_id=card,
+            terminal_id="T1",
+            amount=Decimal("5.00"),
+            currency="EUR",
+            label=label,
         )
         Prediction.objects.create(
-            transaction=tx, model_version=version, score=score, decision=decision, thresholds=version.thresholds,
-            features={}, latency_ms=1.0,
+            transaction=tx,
+            model_version=version,
+            score=score,
+            decision=decision,
+            thresholds=version.thresholds,
+            features={},
+            latency_ms=1.0,
         )
     return version
 

@@ -73,7 +73,7 @@ def test_strict_imports_nothing_when_a_row_is_bad(run, make_transaction, tmp_pat
     make_transaction(transaction_id="TX1")
     path = _file(tmp_path, HEADER + "TX1,fraud,chargeback,2026-03-01\nNOPE,fraud,chargeback,2026-03-01\n")
 
-    with pytest.raises(CommandError, match="nothing imported .*line 3: unknown transaction_id 'NOPE'"):
+    with pytest.raises(CommandError, match=r"nothing imported .*line 3: unknown transaction_id 'NOPE'"):
         run("import_labels", path, "--strict")
 
     assert _labels() == {"TX1": "unknown"}
@@ -91,7 +91,9 @@ def test_a_wrong_header_imports_nothing_and_says_why_in_one_line(run, make_trans
     path = _file(tmp_path, "id,label,source,when\nTX1,fraud,chargeback,2026-03-01\n")
     make_transaction(transaction_id="TX1")
 
-    with pytest.raises(CommandError, match=r"wrong header 'id,label,source,when', expected transaction_id,label,source,labelled_at"):
+    with pytest.raises(
+        CommandError, match=r"wrong header 'id,label,source,when', expected transaction_id,label,source,labelled_at"
+    ):
         run("import_labels", path)
 
     assert _labels() == {"TX1": "unknown"}

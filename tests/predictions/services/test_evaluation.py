@@ -110,8 +110,16 @@ def test_it_gives_precision_and_recall_of_each_decision(known_case):
     figures = {row.decision: row for row in model_version_evaluate(k=1).decisions}
 
     # decline: a (fraud). review: b (legitimate), c (fraud). approve: d, f (legitimate), e (fraud). 3 frauds in all.
-    assert (figures["decline"].transactions, figures["decline"].precision, figures["decline"].recall) == (1, 1.0, pytest.approx(1 / 3))
-    assert (figures["review"].transactions, figures["review"].precision, figures["review"].recall) == (2, 0.5, pytest.approx(1 / 3))
+    assert (figures["decline"].transactions, figures["decline"].precision, figures["decline"].recall) == (
+        1,
+        1.0,
+        pytest.approx(1 / 3),
+    )
+    assert (figures["review"].transactions, figures["review"].precision, figures["review"].recall) == (
+        2,
+        0.5,
+        pytest.approx(1 / 3),
+    )
     assert (figures["approve"].frauds, figures["approve"].recall) == (1, pytest.approx(1 / 3))
     flagged = figures["review or decline"]
     assert (flagged.transactions, flagged.frauds) == (3, 2)
@@ -129,7 +137,11 @@ def test_since_and_until_select_transactions_by_time(known_case):
 
 def test_it_evaluates_the_version_asked_for(known_case):
     other = make_version("eval-v0")
-    store([("x", DAY_1, "C9", 0.9, "decline", "fraud"), ("y", DAY_1, "C8", 0.1, "approve", "fraud")], version=other, prefix="v0-")
+    store(
+        [("x", DAY_1, "C9", 0.9, "decline", "fraud"), ("y", DAY_1, "C8", 0.1, "approve", "fraud")],
+        version=other,
+        prefix="v0-",
+    )
 
     evaluation = model_version_evaluate(version="eval-v0", k=1)
 

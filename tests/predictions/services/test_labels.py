@@ -142,7 +142,7 @@ def test_a_file_with_a_wrong_header_imports_nothing(make_transaction, tmp_path, 
     make_transaction(transaction_id="tx-a")
     path = _csv(tmp_path, header + "tx-a,fraud,chargeback,2026-02-03\n")
 
-    with pytest.raises(LabelImportError, match="wrong header.*nothing imported"):
+    with pytest.raises(LabelImportError, match=r"wrong header.*nothing imported"):
         labels_import(path=path)
 
     assert _state("tx-a")[0] == "unknown"

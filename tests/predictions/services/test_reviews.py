@@ -30,7 +30,9 @@ def test_a_second_review_adds_a_row_and_leaves_the_first_as_it_was(make_transact
     transaction = make_transaction()
     first = review_record(transaction=transaction, reviewer=analyst_user, outcome="fraud", notes="looks stolen")
 
-    second = review_record(transaction=transaction, reviewer=analyst_user, outcome="legitimate", notes="owner confirmed")
+    second = review_record(
+        transaction=transaction, reviewer=analyst_user, outcome="legitimate", notes="owner confirmed"
+    )
 
     assert list(Review.objects.filter(transaction=transaction).order_by("pk").values_list("outcome", "notes")) == [
         ("fraud", "looks stolen"),

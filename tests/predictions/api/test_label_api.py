@@ -132,13 +132,16 @@ def test_fraud_labels_on_a_terminal_raise_the_risk_features_and_score_of_its_lat
     at_compromised = _score(
         scoring_client, transaction_payload, transaction_id="new-at-compromised", terminal_id="T-COMPROMISED", now=now
     )
-    at_quiet = _score(scoring_client, transaction_payload, transaction_id="new-at-quiet", terminal_id="T-QUIET", now=now)
+    at_quiet = _score(
+        scoring_client, transaction_payload, transaction_id="new-at-quiet", terminal_id="T-QUIET", now=now
+    )
 
     # Same amount, time, customer history and terminal counts; only the labels differ.
     for window in ("7DAY", "30DAY"):
-        assert at_compromised.features[f"TERMINAL_ID_NB_TX_{window}_WINDOW"] == at_quiet.features[
-            f"TERMINAL_ID_NB_TX_{window}_WINDOW"
-        ]
+        assert (
+            at_compromised.features[f"TERMINAL_ID_NB_TX_{window}_WINDOW"]
+            == at_quiet.features[f"TERMINAL_ID_NB_TX_{window}_WINDOW"]
+        )
         assert at_compromised.features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == pytest.approx(1.0)
         assert at_quiet.features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == 0.0
     assert at_compromised.score > at_quiet.score
@@ -151,7 +154,9 @@ def test_labels_younger_than_the_delay_do_not_reach_the_features_yet(
     for tx_id in _terminal_history(make_transaction, terminal_id="T-RECENT", now=now, days_ago=(1, 2, 3, 5, 6)):
         Transaction.objects.filter(transaction_id=tx_id).update(label="fraud", label_source="chargeback")
 
-    prediction = _score(scoring_client, transaction_payload, transaction_id="new-at-recent", terminal_id="T-RECENT", now=now)
+    prediction = _score(
+        scoring_client, transaction_payload, transaction_id="new-at-recent", terminal_id="T-RECENT", now=now
+    )
 
     for window in ("1DAY", "7DAY", "30DAY"):
         assert prediction.features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == 0.0

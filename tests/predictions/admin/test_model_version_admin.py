@@ -29,9 +29,7 @@ def _version(name: str, **fields) -> ModelVersion:
 @pytest.fixture
 def model_manager(client, db):
     user = User.objects.create_user("ml-lead", password="pw", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_modelversion", "activate_modelversion"])
-    )
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_modelversion", "activate_modelversion"]))
     client.force_login(user)
     return client
 
@@ -95,7 +93,9 @@ def test_a_model_manager_activates_a_version_with_the_button(model_manager, acti
 
 def test_a_model_manager_activates_a_version_with_the_action(model_manager, active_model_version):
     candidate = _version(
-        "v-action", artifact_path=active_model_version.artifact_path, artifact_sha256=active_model_version.artifact_sha256
+        "v-action",
+        artifact_path=active_model_version.artifact_path,
+        artifact_sha256=active_model_version.artifact_sha256,
     )
 
     model_manager.post(LIST, {"action": "activate", "_selected_action": [candidate.pk]})

@@ -18,7 +18,9 @@ def a_day_of_work(make_prediction, analyst_user):
     """Yesterday: 2 flagged, one confirmed fraud. Today: 4 scored, 3 flagged, 2 reviewed (1 fraud, 1 legitimate)."""
 
     def review(prediction, outcome, when):
-        Review.objects.create(transaction=prediction.transaction, reviewer=analyst_user, outcome=outcome, reviewed_at=when)
+        Review.objects.create(
+            transaction=prediction.transaction, reviewer=analyst_user, outcome=outcome, reviewed_at=when
+        )
         Transaction.objects.filter(pk=prediction.transaction_id).update(label=outcome)
 
     old_fraud = make_prediction(score=0.95, scored_at=YESTERDAY, transaction_id="old-fraud")
