@@ -85,6 +85,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of traffic before measuring (3)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (2: one per core)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (4)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread)")
     parser.add_argument("--customers", type=int, default=3000, help="simulated customers (3000)")
     parser.add_argument("--terminals", type=int, default=6000, help="simulated terminals (6000)")
     parser.add_argument("--history-days", type=int, default=30, help="days of history loaded (30)")
@@ -191,7 +192,7 @@ def _start_gunicorn(env: dict[str, str], work: Path, port: int, args: argparse.N
         "--threads",
         str(args.threads),
         "--worker-class",
-        "gthread",
+        args.worker_class,
         "--keep-alive",
         "30",
         "--error-logfile",

@@ -3,7 +3,8 @@
 The book's simulation (5,000 customers, 10,000 terminals, 183 days from 2018-04-01, about 1.75 million
 transactions; cached under bench/out/) is split at 30 days before its end. A fresh database gets
 everything before that loaded with labels (load_transactions), a random forest trained on it and
-activated (train_model, not timed), and then the last 30 days are scored (score_file). Each command
+activated (train_model, not timed), and then the last 30 days are scored (score_file). Finally the whole
+book file is loaded into a second, empty database: the issue's load target. Each command
 runs as its own `manage.py` process, as an operator runs it; the figures are its wall time (Python and
 Django start-up included), rows per second, and the process's peak resident memory (ru_maxrss from
 wait4). Linux hands a parent's peak down to its children, so the data is prepared in a separate process
@@ -61,10 +62,11 @@ def main() -> None:
         _prepare(args)
         return
     work = Path(tempfile.mkdtemp(prefix="fraudsite-bench-batch-"))
-    database = _fresh_database(os.environ.get("DATABASE_URL"), work)
+    database = _fresh_database(os.environ.get("DATABASE_URL"), work, "scoring")
+    whole = _fresh_database(os.environ.get("DATABASE_URL"), work, "whole")
     env = _environment(work, database.url)
     try:
-        history, recent = _prepared_files(args, work)
+        history, recent, book = _prepared_files(args, work)
         print(f"database: {database.label}")
         print(f"load average before: {_load_average()}")
         _manage(env, "migrate", "--noinput")
@@ -76,9 +78,15 @@ def main() -> None:
         today = date.today().isoformat()
         export = ("export_audit", "--since", today, "--until", today, "--format", "jsonl")
         runs.append(_measured(env, *export, "--out", str(work / "audit.jsonl"), rows=recent.rows + 1))
+        # The issue's load target is the whole book file (1.75 million rows), into an empty database.
+        whole_env = _environment(work, whole.url)
+        _manage(whole_env, "migrate", "--noinput")
+        whole_load = _measured(whole_env, "load_transactions", str(book.path), "--with-labels", rows=book.rows)
+        runs.append(Run("load (whole file)", whole_load.seconds, whole_load.peak_mib, book.rows, whole_load.summary))
         _report(runs, bare, database.label, history=history, recent=recent)
     finally:
         database.drop()
+        whole.drop()
         if args.keep:
             print(f"kept {work}")
         else:
@@ -107,8 +115,8 @@ class DataFile:
     last: str
 
 
-def _prepared_files(args: argparse.Namespace, work: Path) -> tuple[DataFile, DataFile]:
-    """history.csv and recent.csv in work, written by a child process (see the module docstring)."""
+def _prepared_files(args: argparse.Namespace, work: Path) -> tuple[DataFile, DataFile, DataFile]:
+    """history.csv and recent.csv in work, and the whole book file, from a child process (see the docstring)."""
     command = [PYTHON, __file__, "--prepare-into", str(work), "--cache", str(args.cache)]
     command += ["--customers", str(args.customers), "--terminals", str(args.terminals), "--days", str(args.days)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -118,7 +126,7 @@ def _prepared_files(args: argparse.Namespace, work: Path) -> tuple[DataFile, Dat
     for line in lines[:-1]:
         print(line)
     files = json.loads(lines[-1])
-    return DataFile(**files["history"]), DataFile(**files["recent"])
+    return DataFile(**files["history"]), DataFile(**files["recent"]), DataFile(**files["book"])
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -150,6 +158,12 @@ def _prepare(args: argparse.Namespace) -> None:
             "first": f"{first:%Y-%m-%d}",
             "last": f"{last:%Y-%m-%d}",
         }
+    files["book"] = {
+        "path": str(path),
+        "rows": len(frame),
+        "first": f"{frame['timestamp'].min():%Y-%m-%d}",
+        "last": f"{frame['timestamp'].max():%Y-%m-%d}",
+    }
     print(json.dumps(files))
 
 
@@ -203,12 +217,13 @@ class Database:
             _postgres(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def _fresh_database(url: str | None, work: Path) -> Database:
+def _fresh_database(url: str | None, work: Path, purpose: str) -> Database:
     """SQLite in the working directory, or a new database on the PostgreSQL server DATABASE_URL names."""
     if not url or url.startswith("sqlite"):
-        return Database(url=f"sqlite:///{work / 'bench.sqlite3'}", label="SQLite (WAL), file in a temporary directory")
+        label = "SQLite (WAL), file in a temporary directory"
+        return Database(url=f"sqlite:///{work / f'bench-{purpose}.sqlite3'}", label=label)
     parts = urlsplit(url)
-    name = f"fraudsite_bench_batch_{os.getpid()}"
+    name = f"fraudsite_bench_{purpose}_{os.getpid()}"
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     _postgres(admin_url, f'CREATE DATABASE "{name}"')
     return Database(
@@ -257,9 +272,12 @@ def _report(runs: list[Run], bare: Run, label: str, *, history: DataFile, recent
     print()
     for run in runs:
         print(f"{run.command}: {run.summary}")
-    load, score = runs[0], runs[1]
+    load, score = runs[-1], runs[1]
     print()
-    print(f"target load_transactions < 180 s: {'met' if load.seconds < 180 else 'MISSED'} ({load.seconds:.0f} s)")
+    print(
+        f"target load_transactions of the whole file ({load.rows:,} rows) < 180 s: "
+        f"{'met' if load.seconds < 180 else 'MISSED'} ({load.seconds:.0f} s)"
+    )
     print(
         f"target score_file >= 20,000 rows/s: {'met' if score.rows_per_second >= 20_000 else 'MISSED'} "
         f"({score.rows_per_second:,.0f})"

@@ -49,6 +49,10 @@ _DEFAULT_DETAILS = {
 }
 
 
+# As DRF renders: the same bytes whichever layer answers.
+COMPACT_JSON = {"separators": (",", ":"), "ensure_ascii": False}
+
+
 def register_domain_error(error: type[Exception], *, status_code: int, code: str) -> None:
     """Answer `error`, raised by a service, with status_code and code, its message as the detail."""
     _DOMAIN_ERRORS[error] = (status_code, code)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
-from predictions.api.errors import error_body
+from predictions.api.errors import COMPACT_JSON, error_body
 from predictions.services.audit import refused_request_record, request_audit_begin
 
 
@@ -44,7 +44,7 @@ def _refuse(request: HttpRequest, *, length: int, limit: int) -> HttpResponse:
         audit.body_truncated = True
         body["request_id"] = str(audit.request_id)
         refused_request_record(audit=audit, status_code=413, response=body, error="payload_too_large")
-    return JsonResponse(body, status=413)
+    return JsonResponse(body, status=413, json_dumps_params=COMPACT_JSON)
 
 
 def _scoring_endpoint(request: HttpRequest) -> str | None:

@@ -340,10 +340,14 @@ def bulk_write_cache(mebibytes: int = 256) -> Iterator[None]:
 
 
 def insert_rows(model, columns: dict[str, list], *, skip_conflicts_on: str | None = None) -> int:
-    """executemany INSERT of column lists into model's table; returns the number of rows inserted.
+    """Insert column lists into model's table in one go; returns the number of rows inserted.
 
     skip_conflicts_on: a unique column; rows clashing with a stored row on it are skipped (ON CONFLICT DO NOTHING).
+    Must run inside an atomic block. SQLite: one executemany. PostgreSQL: COPY, 5-10x faster than executemany
+    (one statement per row there); with skip_conflicts_on, through a temporary table and INSERT ... SELECT.
     """
+    if connection.vendor == "postgresql":
+        return _copy_rows(model._meta.db_table, columns, skip_conflicts_on=skip_conflicts_on)
     quote = connection.ops.quote_name
     names = list(columns)
     sql = (
@@ -356,6 +360,33 @@ def insert_rows(model, columns: dict[str, list], *, skip_conflicts_on: str | Non
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
         return cursor.rowcount
+
+
+def _copy_rows(table: str, columns: dict[str, list], *, skip_conflicts_on: str | None) -> int:
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(name) for name in columns)
+    target = quote(table)
+    with connection.cursor() as cursor:
+        if skip_conflicts_on:
+            # Only the copied columns, no constraints: the conflicts are resolved by the INSERT below.
+            staging = quote(f"_load_{table}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {names} FROM {target} WITH NO DATA"
+            )
+        else:
+            staging = target
+        with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in zip(*columns.values(), strict=True):
+                copy.write_row(row)
+        if not skip_conflicts_on:
+            return len(next(iter(columns.values()), []))
+        cursor.execute(
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} "
+            f"ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute(f"DROP TABLE {staging}")  # a second chunk in the same transaction makes its own
+        return inserted
 
 
 def db_datetimes(timestamps: pd.Series) -> list:

@@ -8,17 +8,20 @@ ScoringRequest are committed together, so no score ever leaves the service unsto
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
 import numpy as np
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from model_package.features import FEATURE_NAMES, history_window, transaction_features
@@ -152,7 +155,7 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
     result = scoring_result(
         prediction, transaction_id=tx.transaction_id, model_version=model_version.version, request_id=audit.request_id
     )
-    with transaction.atomic():
+    with _write_block():
         tx.save(force_insert=True)
         prediction.request = scoring_request_create(audit=audit, status_code=STATUS_CREATED, response=result)
         prediction.save(force_insert=True)
@@ -165,26 +168,18 @@ def transaction_features_from_history(
 ) -> np.ndarray:
     """The model's feature vector for a transaction, from the history stored now (plus earlier batch items)."""
     window = history_window(transaction_input.timestamp)
-    customer_rows = (
-        Transaction.objects.filter(
-            customer_id=transaction_input.customer_id,
-            timestamp__gt=window.customer_since,
-            timestamp__lte=transaction_input.timestamp,
-        )
-        .order_by()
-        .values_list("timestamp", "amount")
+    customer_sql, terminal_sql = _history_sql(connection.vendor)
+    adapt = connection.ops.adapt_datetimefield_value
+    customer_rows = _fetch(
+        customer_sql,
+        [transaction_input.customer_id, adapt(window.customer_since), adapt(transaction_input.timestamp)],
     )
-    terminal_rows = (
-        Transaction.objects.filter(
-            terminal_id=transaction_input.terminal_id,
-            timestamp__gte=window.terminal_since,
-            timestamp__lt=window.terminal_until,
-        )
-        .order_by()
-        .values_list("timestamp", "label")
+    terminal_rows = _fetch(
+        terminal_sql,
+        [transaction_input.terminal_id, adapt(window.terminal_since), adapt(window.terminal_until)],
     )
-    customer_history = [(ts, float(amount)) for ts, amount in customer_rows]
-    terminal_history = [(ts, label == Label.FRAUD) for ts, label in terminal_rows]
+    customer_history = [(_aware(ts), float(amount)) for ts, amount in customer_rows]
+    terminal_history = [(_aware(ts), label == Label.FRAUD) for ts, label in terminal_rows]
     for earlier in earlier_in_batch:
         # Not stored yet, so the queries cannot see them; their labels are not known yet either.
         if earlier.customer_id == transaction_input.customer_id:
@@ -197,6 +192,63 @@ def transaction_features_from_history(
         customer_history=customer_history,
         terminal_history=terminal_history,
     )
+
+
+# On SQLite, threads of one process take turns on this lock before BEGIN IMMEDIATE: they then queue
+# in order, instead of polling the database's write lock with SQLite's growing busy-timeout sleeps.
+_sqlite_writer = threading.Lock()
+
+
+@contextlib.contextmanager
+def _write_block() -> Iterator[None]:
+    """transaction.atomic(), serialised per process on SQLite (one writer at a time anyway)."""
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            yield
+        return
+    with _sqlite_writer, transaction.atomic():
+        yield
+
+
+@functools.cache
+def _history_sql(vendor: str) -> tuple[str, str]:
+    """The two history queries of features.history_window, as SQL built once per process.
+
+    They run on every scoring request, and compiling them through the ORM cost more than running
+    them. The predicates are the ORM's (and the parameters are adapted by the backend as the ORM
+    does), so the covering indexes tx_customer_history and tx_terminal_history serve them.
+    """
+    quote = connection.ops.quote_name
+    meta = Transaction._meta
+    table = quote(meta.db_table)
+    ts, amount, label, customer, terminal = (
+        quote(meta.get_field(name).column) for name in ("timestamp", "amount", "label", "customer_id", "terminal_id")
+    )
+    return (
+        f"SELECT {ts}, {amount} FROM {table} WHERE {customer} = %s AND {ts} > %s AND {ts} <= %s",
+        f"SELECT {ts}, {label} FROM {table} WHERE {terminal} = %s AND {ts} >= %s AND {ts} < %s",
+    )
+
+
+@functools.cache
+def _exists_sql(vendor: str) -> str:
+    """Is a transaction_id stored? As SQL built once per process, like _history_sql."""
+    quote = connection.ops.quote_name
+    meta = Transaction._meta
+    return f"SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('transaction_id').column)} = %s"
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _aware(value: datetime | str) -> datetime:
+    # SQLite returns the stored text (naive UTC, as Django writes it); PostgreSQL an aware datetime.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- a batch ------------------------------------------------------------------------------
@@ -227,7 +279,7 @@ def _score_batch_once(*, transactions: Sequence[TransactionInput], audit: Reques
         "results": [results[index] for index in range(len(transactions))],
     }
     status = STATUS_CREATED if new else STATUS_REPLAYED
-    with transaction.atomic():
+    with _write_block():
         Transaction.objects.bulk_create(tx_rows)
         request = scoring_request_create(audit=audit, status_code=status, response=body, replayed=not new)
         for prediction in predictions:
@@ -298,6 +350,9 @@ def _unique(items: list[TransactionInput]) -> list[TransactionInput]:
 
 
 def _stored_transactions(transaction_ids: list[str]) -> dict[str, Transaction]:
+    # Nearly every request scores a new transaction: a cheap existence check first (see _history_sql).
+    if len(transaction_ids) == 1 and not _fetch(_exists_sql(connection.vendor), transaction_ids):
+        return {}
     rows = Transaction.objects.filter(transaction_id__in=transaction_ids).order_by()
     return {row.transaction_id: row for row in rows}
 
@@ -323,7 +378,7 @@ def _replay(*, stored: Transaction, incoming: TransactionInput, audit: RequestAu
     if problem:
         raise DuplicateTransaction({"transaction_id": problem})
     result = _stored_result(prediction, transaction_id=stored.transaction_id)
-    with transaction.atomic():
+    with _write_block():
         scoring_request_create(audit=audit, status_code=STATUS_REPLAYED, response=result, replayed=True)
     audit.recorded = True
     return ScoreOutcome(result=result, replayed=True)
