@@ -89,6 +89,12 @@ class TransactionInSerializer(StrictSerializer):
         help_text="Any JSON object of at most 4 KiB (compact UTF-8 JSON); stored as given, never a model input.",
     )
 
+    def validate_transaction_id(self, value: str) -> str:
+        # The regex field's $ would let a trailing newline through; the whole value must match.
+        if not rules.TRANSACTION_ID_RE.fullmatch(value):
+            raise serializers.ValidationError("Use 1-64 characters among letters, digits and . _ : -")
+        return value
+
     def validate_timestamp(self, value: datetime) -> datetime:
         if value > timezone.now() + rules.FUTURE_TOLERANCE:
             raise serializers.ValidationError("The timestamp is more than 5 minutes in the future.")

@@ -25,7 +25,8 @@ class Command(FraudsiteCommand):
         verb = "would delete" if result.dry_run else "deleted"
         for item in result.items:
             self.stdout.write(f"{verb} {item}")
-        self.summary(
-            f"{result.total:,} audit rows {verb} (older than {result.cutoff:%Y-%m-%d %H:%M} UTC)"
-            + (": nothing was changed" if result.dry_run else "")
-        )
+        cutoff = f"older than {result.cutoff:%Y-%m-%d %H:%M} UTC"
+        if result.dry_run:
+            self.summary(f"{result.total:,} audit rows {cutoff} would be deleted: nothing was changed (dry run)")
+        else:
+            self.summary(f"{result.total:,} audit rows {cutoff} deleted")

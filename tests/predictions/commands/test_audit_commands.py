@@ -110,8 +110,8 @@ def test_purge_audit_dry_run_and_real_run_on_recent_rows_delete_nothing(run, sco
     real = run("purge_audit", "--older-than", "1")
 
     assert "would delete predictions: none" in dry.out
-    assert dry.summary.endswith(": nothing was changed")
-    assert real.summary.startswith("0 audit rows deleted")
+    assert dry.summary.endswith("would be deleted: nothing was changed (dry run)")
+    assert real.summary.startswith("0 audit rows older than") and real.summary.endswith("deleted")
     assert db_counts() == before
 
 
@@ -125,8 +125,8 @@ def test_purge_audit_deletes_old_rows_and_a_rerun_finds_none(run, scored, db_cou
 
     assert f"deleted predictions: {scored:,} (" in ran.out
     assert "deleted scoring requests: 1 (" in ran.out
-    assert ran.summary.startswith(f"{scored + 1:,} audit rows deleted")
-    assert again.summary.startswith("0 audit rows deleted")
+    assert ran.summary.startswith(f"{scored + 1:,} audit rows older than")
+    assert again.summary.startswith("0 audit rows older than")
     assert db_counts()["Prediction"] == 0 and ScoringRequest.objects.count() == 0
     assert db_counts()["Transaction"] > 0
 
