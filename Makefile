@@ -25,9 +25,10 @@ migrate: install
 bootstrap: migrate
 	$(BIN)/python manage.py bootstrap_demo
 
+# Two sync workers, one per core: the request path is CPU-bound Python (see bench/RESULTS.md).
 run: bootstrap
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/gunicorn fraudsite.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile -
+	$(BIN)/gunicorn fraudsite.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,3 +14,5 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"anon": None, "scoring": None, "analyst": None},
 }
+# WhiteNoise wants STATIC_ROOT to exist; tests never collect static files.
+STATIC_ROOT = tempfile.mkdtemp(prefix="fraudsite-test-static-")

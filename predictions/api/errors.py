@@ -28,6 +28,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from predictions.services.labels import LabelError
 from predictions.services.model_registry import ModelUnavailable
 from predictions.services.scoring import DuplicateTransaction
 
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 _DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     ModelUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, "model_unavailable"),
     ObjectDoesNotExist: (status.HTTP_404_NOT_FOUND, "not_found"),
+    LabelError: (status.HTTP_400_BAD_REQUEST, "invalid"),
 }
 
 _DEFAULT_DETAILS = {
