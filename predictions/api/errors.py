@@ -1,6 +1,6 @@
 """One JSON error shape for everything under /api/, and the one place that maps errors to statuses.
 
-Every 4xx and 5xx answer under /api/ has this body (see docs/api.md):
+Every 4xx and 5xx answer under /api/ has this body (see "Errors" in README.md):
 
     {"status": 400, "code": "invalid", "detail": "1 field is not valid.",
      "fields": {"items[3].amount": ["Ensure that there are no more than 2 decimal places."]},
