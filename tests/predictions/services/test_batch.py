@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import math
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 
 from model_package.features import FEATURE_NAMES, history_window, transaction_features
 from predictions.models import Decision, Label, Prediction, ScoringRequest, Transaction
-from predictions.services.batch import ScoreFileError, transactions_score_file
+from predictions.services.batch import ScoreFileError, _feature_json, transactions_score_file
 from predictions.services.history import transactions_load
 
 RECENT_FROM = pd.Timestamp("2026-03-04", tz="UTC")
@@ -183,3 +185,17 @@ def test_only_flagged_predictions_carry_reasons(with_history, active_model_versi
     flagged = Prediction.objects.exclude(decision=Decision.APPROVE)
     assert any(flagged.values_list("reasons", flat=True)) == flagged.exists()
     assert np.isfinite(list(Prediction.objects.values_list("latency_ms", flat=True))).all()
+
+
+def test_the_feature_json_reads_back_as_the_exact_floats_of_each_row():
+    # Repeated values take the looked-up path, distinct ones the per-value path; json.loads is the reader.
+    names = ("repeated", "distinct", "signed_zero")
+    features = np.array([[1.0, 0.1 * i, -0.0 if i % 2 else 0.0] for i in range(40)])
+
+    texts = _feature_json(features, names)
+
+    for text, row in zip(texts, features.tolist(), strict=True):
+        stored = json.loads(text)
+        assert list(stored) == list(names)
+        assert list(stored.values()) == row
+        assert math.copysign(1.0, stored["signed_zero"]) == math.copysign(1.0, row[2])
