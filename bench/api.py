@@ -31,13 +31,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _support import environment, fresh_database  # noqa: E402
 
 from model_package.io import write_transactions  # noqa: E402
 from model_package.simulate import simulate  # noqa: E402
@@ -50,8 +51,8 @@ URL = "/api/v1/transactions/"
 def main() -> None:
     args = _arguments()
     work = Path(tempfile.mkdtemp(prefix="fraudsite-bench-"))
-    database = _fresh_database(os.environ.get("DATABASE_URL"), work)
-    env = _environment(work, database.url)
+    database = fresh_database(os.environ.get("DATABASE_URL"), work, "api")
+    env = environment(work, database.url)
     server = None
     try:
         history, replay = _simulated_days(args)
@@ -97,56 +98,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, database)")
     return parser.parse_args()
-
-
-@dataclass
-class Database:
-    url: str
-    label: str
-    admin_url: str | None = None
-    name: str | None = None
-
-    def drop(self) -> None:
-        if self.admin_url and self.name:
-            _postgres(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-def _fresh_database(url: str | None, work: Path) -> Database:
-    """SQLite in the working directory, or a new database on the PostgreSQL server DATABASE_URL names."""
-    if not url or url.startswith("sqlite"):
-        return Database(url=f"sqlite:///{work / 'bench.sqlite3'}", label="SQLite (WAL), file in a temporary directory")
-    parts = urlsplit(url)
-    name = f"fraudsite_bench_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    _postgres(admin_url, f'CREATE DATABASE "{name}"')
-    return Database(
-        url=urlunsplit(parts._replace(path=f"/{name}")),
-        label=f"PostgreSQL at {parts.hostname}:{parts.port or 5432}, fresh database {name}",
-        admin_url=admin_url,
-        name=name,
-    )
-
-
-def _postgres(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def _environment(work: Path, database_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench-only-secret-key",
-        "DEBUG": "0",
-        "FRAUDSITE_VAR_DIR": str(work),
-        "FRAUDSITE_MODEL_DIR": str(work / "models"),
-        "THROTTLE_SCORING": "none",
-        "THROTTLE_ANON": "none",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "fraudsite.settings",
-    }
 
 
 def _simulated_days(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:

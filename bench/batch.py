@@ -33,10 +33,11 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _support import environment, fresh_database, load_average  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 BOOK = {"customers": 5000, "terminals": 10000, "days": 183, "start": date(2018, 4, 1), "seed": 0}
@@ -62,13 +63,13 @@ def main() -> None:
         _prepare(args)
         return
     work = Path(tempfile.mkdtemp(prefix="fraudsite-bench-batch-"))
-    database = _fresh_database(os.environ.get("DATABASE_URL"), work, "scoring")
-    whole = _fresh_database(os.environ.get("DATABASE_URL"), work, "whole")
-    env = _environment(work, database.url)
+    database = fresh_database(os.environ.get("DATABASE_URL"), work, "scoring")
+    whole = fresh_database(os.environ.get("DATABASE_URL"), work, "whole")
+    env = environment(work, database.url)
     try:
         history, recent, book = _prepared_files(args, work)
         print(f"database: {database.label}")
-        print(f"load average before: {_load_average()}")
+        print(f"load average before: {load_average()}")
         _manage(env, "migrate", "--noinput")
         runs = [_measured(env, "load_transactions", str(history.path), "--with-labels", rows=history.rows)]
         trained = _measured(env, "train_model", "--data", str(history.path), "--activate", rows=history.rows)
@@ -79,7 +80,7 @@ def main() -> None:
         export = ("export_audit", "--since", today, "--until", today, "--format", "jsonl")
         runs.append(_measured(env, *export, "--out", str(work / "audit.jsonl"), rows=recent.rows + 1))
         # The issue's load target is the whole book file (1.75 million rows), into an empty database.
-        whole_env = _environment(work, whole.url)
+        whole_env = environment(work, whole.url)
         _manage(whole_env, "migrate", "--noinput")
         whole_load = _measured(whole_env, "load_transactions", str(book.path), "--with-labels", rows=book.rows)
         runs.append(Run("load (whole file)", whole_load.seconds, whole_load.peak_mib, book.rows, whole_load.summary))
@@ -198,68 +199,12 @@ def _manage(env: dict[str, str], *command: str) -> None:
         sys.exit(f"manage.py {' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-# --- databases ----------------------------------------------------------------------------
-
-
-@dataclass
-class Database:
-    url: str
-    label: str
-    admin_url: str | None = None
-    name: str | None = None
-
-    def drop(self) -> None:
-        if self.admin_url and self.name:
-            _postgres(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-def _fresh_database(url: str | None, work: Path, purpose: str) -> Database:
-    """SQLite in the working directory, or a new database on the PostgreSQL server DATABASE_URL names."""
-    if not url or url.startswith("sqlite"):
-        label = "SQLite (WAL), file in a temporary directory"
-        return Database(url=f"sqlite:///{work / f'bench-{purpose}.sqlite3'}", label=label)
-    parts = urlsplit(url)
-    name = f"fraudsite_bench_{purpose}_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    _postgres(admin_url, f'CREATE DATABASE "{name}"')
-    return Database(
-        url=urlunsplit(parts._replace(path=f"/{name}")),
-        label=f"PostgreSQL at {parts.hostname}:{parts.port or 5432}, fresh database {name}",
-        admin_url=admin_url,
-        name=name,
-    )
-
-
-def _postgres(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def _environment(work: Path, database_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench-only-secret-key",
-        "DEBUG": "0",
-        "FRAUDSITE_VAR_DIR": str(work),
-        "FRAUDSITE_MODEL_DIR": str(work / "models"),
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "fraudsite.settings",
-    }
-
-
 # --- report -------------------------------------------------------------------------------
 
 
 def _report(runs: list[Run], bare: Run, label: str, *, history: DataFile, recent: DataFile) -> None:
     print()
-    print(f"database: {label}; load average after: {_load_average()}")
+    print(f"database: {label}; load average after: {load_average()}")
     print(f"history: {history.rows:,} rows ({history.first} .. {history.last}), loaded with labels")
     print(f"scored:  {recent.rows:,} rows ({recent.first} .. {recent.last}, the last {SCORED_DAYS} days)")
     print()
