@@ -93,10 +93,11 @@ def online_features(tx: Transaction) -> list[float]:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("chunk_rows", [100_000, 7], ids=["one chunk", "chunks of 7 prepared while the last commits"])
 def test_features_equal_what_the_api_computes_for_the_same_rows_in_order(
-    with_history, active_model_version, files, tmp_path
+    with_history, active_model_version, files, tmp_path, chunk_rows
 ):
-    transactions_score_file(path=files["recent"], out=tmp_path / "scores.csv")
+    transactions_score_file(path=files["recent"], out=tmp_path / "scores.csv", chunk_rows=chunk_rows)
 
     scored = list(Transaction.objects.filter(predictions__isnull=False).order_by("timestamp", "transaction_id"))
     # A row sharing its second with another row of its customer would depend on arrival order; none here.
@@ -105,6 +106,11 @@ def test_features_equal_what_the_api_computes_for_the_same_rows_in_order(
     for tx in scored[:20] + scored[-20:]:
         stored = tx.predictions.get().features  # jsonb (PostgreSQL) does not keep the key order
         assert [stored[name] for name in FEATURE_NAMES] == online_features(tx), tx.transaction_id
+    # Each output row carries the score stored with its own transaction.
+    output = pd.read_csv(tmp_path / "scores.csv", dtype={"transaction_id": str}, float_precision="round_trip")
+    stored_scores = dict(Prediction.objects.values_list("transaction__transaction_id", "score"))
+    assert len(output) == len(scored)
+    assert all(stored_scores[row.transaction_id] == row.score for row in output.itertuples())
 
 
 @pytest.mark.django_db
