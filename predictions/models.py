@@ -173,7 +173,8 @@ class Prediction(AppendOnlyModel):
     score = models.FloatField()
     decision = models.CharField(max_length=8, choices=Decision.choices)
     thresholds = models.JSONField(help_text="the thresholds the decision was taken with")
-    features = models.JSONField(help_text="the exact feature vector, {name: value} in model order")
+    # A list, not {name: value}: the 15 names would be two thirds of the row (see bench/RESULTS.md, batch).
+    features = models.JSONField(help_text="the exact feature vector: its values, in model_version.feature_names order")
     reasons = models.JSONField(default=list, help_text="[{feature, value, contribution}], strongest first")
     latency_ms = models.FloatField()
     scored_at = models.DateTimeField(default=timezone.now)
@@ -191,6 +192,11 @@ class Prediction(AppendOnlyModel):
     @property
     def flagged(self) -> bool:
         return self.decision != Decision.APPROVE
+
+    @property
+    def named_features(self) -> dict[str, float]:
+        """The feature vector as {name: value}, in the model version's feature order."""
+        return dict(zip(self.model_version.feature_names, self.features, strict=False))
 
 
 class Review(AppendOnlyModel):

@@ -170,7 +170,7 @@ def make_prediction(make_transaction, model_version):
             score=score,
             decision=decision,
             thresholds=THRESHOLDS,
-            features={"TX_AMOUNT": float(transaction.amount), "TX_DURING_NIGHT": 0.0},
+            features=[float(transaction.amount), 0.0],  # TX_AMOUNT, TX_DURING_NIGHT
             reasons=[{"feature": "TX_AMOUNT", "value": float(transaction.amount), "contribution": 0.25}],
             latency_ms=1.0,
             scored_at=scored_at or timezone.now(),

@@ -36,9 +36,8 @@ class ReviewForm(forms.Form):
 
 
 def feature_rows(prediction: Prediction) -> list[tuple[str, Any]]:
-    """The stored feature vector as (name, value), in the model's feature order (jsonb does not keep key order)."""
-    names = prediction.model_version.feature_names or list(prediction.features)
-    return [(name, prediction.features.get(name)) for name in names]
+    """The stored feature vector as (name, value), in the model's feature order."""
+    return list(prediction.named_features.items())
 
 
 @admin.register(Transaction)

@@ -228,9 +228,7 @@ class PredictionSerializer(serializers.ModelSerializer):
         ]
 
     def get_features(self, prediction: Prediction) -> dict[str, float]:
-        # PostgreSQL's jsonb does not keep key order; the model version's feature list does.
-        order = prediction.model_version.feature_names
-        return {name: prediction.features[name] for name in order if name in prediction.features}
+        return prediction.named_features
 
     def get_request_id(self, prediction: Prediction) -> str | None:
         return str(prediction.request.request_id) if prediction.request is not None else None

@@ -368,7 +368,7 @@ def _prepare(
             "score": scores,
             "decision": decisions,
             "thresholds": [thresholds] * n,
-            "features": _feature_json(features, model.feature_names),
+            "features": _feature_json(features),
             "reasons": [_reasons_json(s.reasons) for s in scored],
             "latency_ms": [latency_ms] * n,
         },
@@ -436,13 +436,13 @@ def _db_datetime(value: pd.Timestamp):
     return connection.ops.adapt_datetimefield_value(value.to_pydatetime())
 
 
-def _feature_json(features: np.ndarray, names: tuple[str, ...]) -> list[str]:
-    """{name: value} JSON per row, in model order, with each float's repr (what json.dumps writes).
+def _feature_json(features: np.ndarray) -> list[str]:
+    """The JSON list of each row's features (model order), with each float's repr (what json.dumps writes).
 
     Most feature columns (counts, flags, risks) hold few distinct values: those are formatted once per
     value and looked up, which with repr per value elsewhere takes 1.05 s instead of 1.55 s on 294k rows.
     """
-    template = "{" + ",".join(f'"{name}":%s' for name in names) + "}"
+    template = "[" + ",".join(["%s"] * features.shape[1]) + "]"
     columns = []
     for column in np.asarray(features, dtype=np.float64).T:
         # Distinct by bit pattern, not by value: -0.0 == 0.0 but their reprs differ.

@@ -8,6 +8,7 @@ renamed at the end: a reader never sees half an export.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from typing import Any, TextIO
 
 from django.db.models import F
 
-from predictions.models import Prediction, Review, ScoringRequest
+from predictions.models import ModelVersion, Prediction, Review, ScoringRequest
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[
     )
     return [
         ("requests", requests, _request_row),
-        ("predictions", predictions, _prediction_row),
+        ("predictions", predictions, functools.partial(_prediction_row, names=_feature_names())),
         ("reviews", reviews, _review_row),
     ]
 
@@ -161,8 +162,14 @@ def _request_row(values: dict) -> dict:
     return row
 
 
-def _prediction_row(values: dict) -> dict:
+def _feature_names() -> dict[str, list[str]]:
+    """Each model version's feature names: the export writes a prediction's features as {name: value}."""
+    return dict(ModelVersion.objects.values_list("version", "feature_names"))
+
+
+def _prediction_row(values: dict, *, names: dict[str, list[str]]) -> dict:
     request_id = values["request_uuid"]
+    features = dict(zip(names[values["version"]], values["features"], strict=False))
     return {
         "record": "prediction",
         "id": values["id"],
@@ -170,7 +177,9 @@ def _prediction_row(values: dict) -> dict:
         "request_id": str(request_id) if request_id else None,
         "transaction_id": values["transaction_key"],
         "model_version": values["version"],
-        **{name: values[name] for name in ("score", "decision", "thresholds", "features", "reasons", "latency_ms")},
+        **{name: values[name] for name in ("score", "decision", "thresholds")},
+        "features": features,
+        **{name: values[name] for name in ("reasons", "latency_ms")},
     }
 
 

@@ -93,11 +93,11 @@ def _compare(model: Model, version: str, chunk: list[tuple]) -> list[Difference]
     names = model.feature_names
     usable, vectors = [], []
     for pid, tid, score, decision, features in chunk:
-        if not isinstance(features, dict) or set(features) != set(names):
+        if not isinstance(features, list) or len(features) != len(names):
             differences.append(Difference(pid, tid, version, "stored features do not match the model's feature list"))
             continue
         usable.append((pid, tid, score, decision))
-        vectors.append([features[name] for name in names])
+        vectors.append(features)
     if not usable:
         return differences
     recomputed = model.score_many(np.asarray(vectors, dtype=np.float64), explain="none")

@@ -24,7 +24,7 @@ import numpy as np
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from model_package.features import FEATURE_NAMES, history_window, transaction_features
+from model_package.features import history_window, transaction_features
 from model_package.predict import Model, Scored
 from predictions.models import Decision, Label, ModelVersion, Prediction, Transaction
 from predictions.services.audit import RequestAudit, scoring_request_create
@@ -432,7 +432,7 @@ def _prediction_row(
         score=float(scored.score),
         decision=Decision(scored.decision).value,
         thresholds={"review": float(model.thresholds.review), "decline": float(model.thresholds.decline)},
-        features={name: float(value) for name, value in zip(FEATURE_NAMES, features, strict=True)},
+        features=[float(value) for value in features],
         reasons=[
             {"feature": r.feature, "value": float(r.value), "contribution": float(r.contribution)}
             for r in scored.reasons

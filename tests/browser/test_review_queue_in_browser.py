@@ -62,7 +62,7 @@ def _queue_with_items() -> None:
             score=score,
             decision="decline" if score >= 0.9 else "review",
             thresholds=version.thresholds,
-            features={"TX_AMOUNT": float(amount)},
+            features=[float(amount)],
             reasons=[{"feature": "TX_AMOUNT", "value": float(amount), "contribution": 0.2}],
             latency_ms=3.0,
             scored_at=now - timedelta(minutes=minutes),

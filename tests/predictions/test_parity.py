@@ -63,7 +63,10 @@ def test_stored_feature_vectors_equal_the_offline_feature_table(
         assert scoring_client.post("/api/v1/transactions/", body, format="json").status_code == 201
 
     offline = feature_table(pd.concat([history, replayed.assign(is_fraud=0)])).loc[replayed.index]
-    stored = {p.transaction.transaction_id: p.features for p in Prediction.objects.select_related("transaction")}
+    stored = {
+        p.transaction.transaction_id: p.named_features
+        for p in Prediction.objects.select_related("transaction", "model_version")
+    }
     assert len(stored) == REPLAYED
     mismatches = []
     for index, row in replayed.iterrows():

@@ -42,7 +42,10 @@ def test_items_are_scored_in_time_order_each_seeing_the_earlier_ones(
 
     post(scoring_client, [newer, older])
 
-    features = {p.transaction.transaction_id: p.features for p in Prediction.objects.select_related("transaction")}
+    features = {
+        p.transaction.transaction_id: p.named_features
+        for p in Prediction.objects.select_related("transaction", "model_version")
+    }
     assert features["b-old"]["CUSTOMER_ID_NB_TX_1DAY_WINDOW"] == 1
     assert features["b-new"]["CUSTOMER_ID_NB_TX_1DAY_WINDOW"] == 2
     assert features["b-new"]["CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW"] == 20.0  # (10 + 30) / 2

@@ -24,7 +24,7 @@ def scored(make_transaction, active_model_version, analyst_user):
             score=score,
             decision=decision,
             thresholds={"review": 0.5, "decline": 0.8},
-            features={},
+            features=[],
             reasons=[],
             latency_ms=1.0,
         )

@@ -80,7 +80,7 @@ def test_it_stores_the_transaction_the_prediction_and_the_request_with_the_answe
     assert prediction.score == result["score"]
     assert prediction.model_version == active_model_version
     assert prediction.thresholds == active_model_version.thresholds
-    assert prediction.features["TX_AMOUNT"] == 99.9
+    assert prediction.named_features["TX_AMOUNT"] == 99.9
     assert prediction.latency_ms > 0
     request = ScoringRequest.objects.get()
     assert prediction.request == request

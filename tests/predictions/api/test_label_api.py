@@ -139,11 +139,11 @@ def test_fraud_labels_on_a_terminal_raise_the_risk_features_and_score_of_its_lat
     # Same amount, time, customer history and terminal counts; only the labels differ.
     for window in ("7DAY", "30DAY"):
         assert (
-            at_compromised.features[f"TERMINAL_ID_NB_TX_{window}_WINDOW"]
-            == at_quiet.features[f"TERMINAL_ID_NB_TX_{window}_WINDOW"]
+            at_compromised.named_features[f"TERMINAL_ID_NB_TX_{window}_WINDOW"]
+            == at_quiet.named_features[f"TERMINAL_ID_NB_TX_{window}_WINDOW"]
         )
-        assert at_compromised.features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == pytest.approx(1.0)
-        assert at_quiet.features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == 0.0
+        assert at_compromised.named_features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == pytest.approx(1.0)
+        assert at_quiet.named_features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == 0.0
     assert at_compromised.score > at_quiet.score
 
 
@@ -159,4 +159,4 @@ def test_labels_younger_than_the_delay_do_not_reach_the_features_yet(
     )
 
     for window in ("1DAY", "7DAY", "30DAY"):
-        assert prediction.features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == 0.0
+        assert prediction.named_features[f"TERMINAL_ID_RISK_{window}_WINDOW"] == 0.0

@@ -52,7 +52,7 @@ def scored(db) -> ModelVersion:
             score=score,
             decision=decision,
             thresholds=version.thresholds,
-            features={},
+            features=[],
             latency_ms=1.0,
         )
     return version

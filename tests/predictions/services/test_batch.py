@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model_package.features import FEATURE_NAMES, history_window, transaction_features
+from model_package.features import history_window, transaction_features
 from predictions.models import Decision, Label, Prediction, ScoringRequest, Transaction
 from predictions.services.batch import ScoreFileError, _feature_json, transactions_score_file
 from predictions.services.history import transactions_load
@@ -104,8 +104,8 @@ def test_features_equal_what_the_api_computes_for_the_same_rows_in_order(
     assert len({(tx.customer_id, tx.timestamp) for tx in scored}) == len(scored)
     # The first rows lean on stored history only, the later ones on the file's earlier rows too.
     for tx in scored[:20] + scored[-20:]:
-        stored = tx.predictions.get().features  # jsonb (PostgreSQL) does not keep the key order
-        assert [stored[name] for name in FEATURE_NAMES] == online_features(tx), tx.transaction_id
+        stored = tx.predictions.get().features  # the values, in model order
+        assert stored == online_features(tx), tx.transaction_id
     # Each output row carries the score stored with its own transaction.
     output = pd.read_csv(tmp_path / "scores.csv", dtype={"transaction_id": str}, float_precision="round_trip")
     stored_scores = dict(Prediction.objects.values_list("transaction__transaction_id", "score"))
@@ -195,13 +195,12 @@ def test_only_flagged_predictions_carry_reasons(with_history, active_model_versi
 
 def test_the_feature_json_reads_back_as_the_exact_floats_of_each_row():
     # Repeated values take the looked-up path, distinct ones the per-value path; json.loads is the reader.
-    names = ("repeated", "distinct", "signed_zero")
+    # Columns: repeated, distinct, signed zero.
     features = np.array([[1.0, 0.1 * i, -0.0 if i % 2 else 0.0] for i in range(40)])
 
-    texts = _feature_json(features, names)
+    texts = _feature_json(features)
 
     for text, row in zip(texts, features.tolist(), strict=True):
         stored = json.loads(text)
-        assert list(stored) == list(names)
-        assert list(stored.values()) == row
-        assert math.copysign(1.0, stored["signed_zero"]) == math.copysign(1.0, row[2])
+        assert stored == row
+        assert math.copysign(1.0, stored[2]) == math.copysign(1.0, row[2])

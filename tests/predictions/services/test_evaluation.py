@@ -57,7 +57,7 @@ def store(rows, *, version: ModelVersion, prefix: str = "") -> None:
             score=score,
             decision=decision,
             thresholds=version.thresholds,
-            features={},
+            features=[],
             latency_ms=1.0,
         )
 

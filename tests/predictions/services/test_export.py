@@ -41,7 +41,7 @@ def scored(model_version: ModelVersion, name: str, at: datetime, *, score: float
         score=score,
         decision="review",
         thresholds={"review": 0.5, "decline": 0.9},
-        features={"TX_AMOUNT": 12.5},
+        features=[12.5],
         reasons=[{"feature": "TX_AMOUNT", "value": 12.5, "contribution": 0.1}],
         latency_ms=2.0,
         scored_at=at,
@@ -71,7 +71,7 @@ def test_jsonl_holds_the_ranges_requests_predictions_and_reviews(audit, tmp_path
     assert (request["endpoint"], request["client"], request["status_code"]) == ("transactions", "shop", 201)
     assert prediction["request_id"] == request["request_id"]
     assert (prediction["transaction_id"], prediction["model_version"], prediction["score"]) == ("tx-in", "rf-test", 0.7)
-    assert prediction["features"] == {"TX_AMOUNT": 12.5}
+    assert prediction["features"] == {"TX_AMOUNT": 12.5}  # named by its model version
     assert prediction["at"] == "2026-03-10T09:00:00Z"
     assert (review["transaction_id"], review["reviewer"], review["outcome"]) == ("tx-in", "ana", "fraud")
 

@@ -73,7 +73,7 @@ def test_a_decision_the_model_would_not_take_is_reported(scored_day):
 
 def test_features_that_do_not_match_the_model_are_reported(scored_day):
     original = Prediction.objects.order_by("id").first()
-    forged = copy_of(original, features={"TX_AMOUNT": 1.0})
+    forged = copy_of(original, features=[1.0])  # one value where the model has 15 features
 
     result = predictions_verify()
 

@@ -41,7 +41,7 @@ def audit_rows(db, make_transaction):
             score=0.7,
             decision="review",
             thresholds={},
-            features={},
+            features=[],
             latency_ms=1.0,
             scored_at=days_ago(age),
         )
@@ -60,7 +60,7 @@ def audit_rows(db, make_transaction):
             score=0.1,
             decision="approve",
             thresholds={},
-            features={},
+            features=[],
             latency_ms=1.0,
             scored_at=days_ago(age),
         )

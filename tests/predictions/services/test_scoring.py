@@ -62,8 +62,9 @@ def history(make_transaction):
 def test_it_computes_the_features_from_the_stored_history(active_model_version, history):
     transaction_score(transaction_input=tx(), audit=audit())
 
-    features = Prediction.objects.get().features
-    assert set(features) == set(FEATURE_NAMES)  # a {name: value} object (PostgreSQL's jsonb keeps no key order)
+    prediction = Prediction.objects.get()
+    assert len(prediction.features) == len(FEATURE_NAMES)  # the values, in the model version's feature order
+    features = prediction.named_features
     assert features == {
         "TX_AMOUNT": 40.0,
         "TX_DURING_WEEKEND": 1.0,
@@ -89,7 +90,7 @@ def test_it_computes_the_features_from_the_stored_history(active_model_version, 
 def test_a_first_transaction_has_only_itself_as_history(active_model_version):
     transaction_score(transaction_input=tx(timestamp=datetime(2026, 3, 4, 12, tzinfo=UTC)), audit=audit())
 
-    features = Prediction.objects.get().features
+    features = Prediction.objects.get().named_features
     assert (features["TX_DURING_WEEKEND"], features["TX_DURING_NIGHT"]) == (0.0, 0.0)  # a Wednesday noon
     assert features["CUSTOMER_ID_NB_TX_30DAY_WINDOW"] == 1.0
     assert features["CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW"] == 40.0
@@ -105,7 +106,7 @@ def test_the_stored_score_is_the_models_score_of_the_stored_features(active_mode
 
     prediction = Prediction.objects.get()
     _, model = active_model()
-    recomputed = model.score_one(np.array([prediction.features[name] for name in FEATURE_NAMES]))
+    recomputed = model.score_one(np.array(prediction.features))
     assert prediction.score == outcome.result["score"] == recomputed.score
     assert prediction.decision == recomputed.decision
     assert prediction.reasons == [
@@ -171,7 +172,7 @@ def test_batch_items_at_one_terminal_count_earlier_items_once(active_model_versi
 
     transactions_score_batch(transactions=[later, earlier], audit=audit())
 
-    features = Prediction.objects.get(transaction__transaction_id="b-2").features
+    features = Prediction.objects.get(transaction__transaction_id="b-2").named_features
     assert features["CUSTOMER_ID_NB_TX_30DAY_WINDOW"] == 2.0
     assert features["TERMINAL_ID_NB_TX_1DAY_WINDOW"] == 1.0
     assert features["TERMINAL_ID_RISK_1DAY_WINDOW"] == 0.0  # its label is not known yet
