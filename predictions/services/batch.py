@@ -112,16 +112,17 @@ def transactions_score_file(
     features = _features(new)
     job = _Job(model_version=model_version, model=model, audit=audit, result=result)
     outputs = [replays]
-    scored, latency_ms = _score_all(model, features)
     times = db_datetimes(new["timestamp"]) if len(new) else []
 
     def prepare(start: int) -> _Prepared:
         end = start + chunk_rows
-        rows = new.iloc[start:end]
-        return _prepare(rows, features[start:end], times[start:end], scored[start:end], latency_ms, model=model)
+        scored, latency_ms = _score_chunk(model, features[start:end])
+        return _prepare(new.iloc[start:end], features[start:end], times[start:end], scored, latency_ms, model=model)
 
-    # Each chunk after the first is prepared in a thread while the one before it commits: the commit's page
-    # writes and syncs run without the GIL. Not while inserting: then the thread costs more than it saves.
+    # Each chunk after the first is scored and prepared in a thread while the one before it is written, as
+    # the database works without the GIL. On SQLite only once the rows are in, while they commit: its
+    # inserts take the GIL back on every row, and a busy thread then slows them more than it saves.
+    during_inserts = connection.vendor != "sqlite"
     with bulk_write_cache(), ThreadPoolExecutor(max_workers=1) as thread:
         pending = [thread.submit(prepare, 0)] if len(new) else []
         for start in range(0, len(new), chunk_rows):
@@ -131,7 +132,11 @@ def transactions_score_file(
                 if following < len(new):
                     pending.append(thread.submit(prepare, following))
 
-            outputs.append(_store_chunk(prepared, job=job, while_committing=prepare_next))
+            if during_inserts:
+                prepare_next()
+            outputs.append(
+                _store_chunk(prepared, job=job, while_committing=_nothing if during_inserts else prepare_next)
+            )
             if progress is not None:
                 progress(len(prepared.chunk), len(new))
     _write_output(out, pd.concat([frame for frame in outputs if len(frame)] or outputs, ignore_index=True), order=rows)
@@ -147,6 +152,10 @@ def transactions_score_file(
         result.request_id or "-",
     )
     return result
+
+
+def _nothing() -> None:
+    pass
 
 
 def _model() -> tuple[ModelVersion, Model]:
@@ -326,12 +335,8 @@ class _Prepared:
     decisions: list[str]
 
 
-def _score_all(model: Model, features: np.ndarray) -> tuple[list[Scored], float]:
-    """Score every row, split over the cores (tree traversal releases the GIL); the mean ms per row.
-
-    Scoring is done before any row is written: threads that hold the GIL while SQLite writes slow the
-    writes down more than they save (measured), so the writing that follows runs alone.
-    """
+def _score_chunk(model: Model, features: np.ndarray) -> tuple[list[Scored], float]:
+    """Score the rows of a chunk, split over the cores (tree traversal releases the GIL); the mean ms per row."""
     started = time.perf_counter()
     if not len(features):
         return [], 0.0
