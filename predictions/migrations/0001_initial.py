@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,188 +17,107 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="ModelVersion",
+            name='ModelVersion',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("version", models.CharField(max_length=64, unique=True)),
-                ("algorithm", models.CharField(max_length=16)),
-                ("artifact_path", models.CharField(max_length=500)),
-                (
-                    "artifact_sha256",
-                    models.CharField(help_text="sha256 of the artifact's manifest.json", max_length=64),
-                ),
-                ("feature_names", models.JSONField()),
-                ("parameters", models.JSONField(blank=True, default=dict)),
-                ("metrics", models.JSONField(blank=True, default=dict)),
-                ("thresholds", models.JSONField(help_text='{"review": float, "decline": float}')),
-                ("training_window", models.JSONField(blank=True, default=dict)),
-                ("training_fingerprint", models.CharField(blank=True, max_length=64)),
-                ("trained_at", models.DateTimeField()),
-                ("registered_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("is_active", models.BooleanField(default=False)),
-                ("activated_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('version', models.CharField(max_length=64, unique=True)),
+                ('algorithm', models.CharField(max_length=16)),
+                ('artifact_path', models.CharField(max_length=500)),
+                ('artifact_sha256', models.CharField(help_text="sha256 of the artifact's manifest.json", max_length=64)),
+                ('feature_names', models.JSONField()),
+                ('parameters', models.JSONField(blank=True, default=dict)),
+                ('metrics', models.JSONField(blank=True, default=dict)),
+                ('thresholds', models.JSONField(help_text='{"review": float, "decline": float}')),
+                ('training_window', models.JSONField(blank=True, default=dict)),
+                ('training_fingerprint', models.CharField(blank=True, max_length=64)),
+                ('trained_at', models.DateTimeField()),
+                ('registered_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('is_active', models.BooleanField(default=False)),
+                ('activated_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-registered_at"],
-                "permissions": [("activate_modelversion", "Can activate a model version")],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("is_active", True)), fields=("is_active",), name="at_most_one_active_model"
-                    )
-                ],
+                'ordering': ['-registered_at'],
+                'permissions': [('activate_modelversion', 'Can activate a model version')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='at_most_one_active_model')],
             },
         ),
         migrations.CreateModel(
-            name="ScoringRequest",
+            name='ScoringRequest',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("request_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("endpoint", models.CharField(help_text="transactions, batch or score_file", max_length=32)),
-                ("client", models.CharField(blank=True, help_text="username of the caller", max_length=150)),
-                ("remote_addr", models.GenericIPAddressField(blank=True, null=True)),
-                ("body", models.TextField(blank=True, help_text="request body, capped at FRAUDSITE_AUDIT_BODY_BYTES")),
-                ("body_truncated", models.BooleanField(default=False)),
-                ("status_code", models.PositiveSmallIntegerField()),
-                ("response", models.JSONField(blank=True, null=True)),
-                ("duration_ms", models.FloatField()),
-                ("error", models.CharField(blank=True, max_length=200)),
-                ("replayed", models.BooleanField(default=False)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('request_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('endpoint', models.CharField(help_text='transactions, batch or score_file', max_length=32)),
+                ('client', models.CharField(blank=True, help_text='username of the caller', max_length=150)),
+                ('remote_addr', models.GenericIPAddressField(blank=True, null=True)),
+                ('body', models.TextField(blank=True, help_text='request body, capped at FRAUDSITE_AUDIT_BODY_BYTES')),
+                ('body_truncated', models.BooleanField(default=False)),
+                ('status_code', models.PositiveSmallIntegerField()),
+                ('response', models.JSONField(blank=True, null=True)),
+                ('duration_ms', models.FloatField()),
+                ('error', models.CharField(blank=True, max_length=200)),
+                ('replayed', models.BooleanField(default=False)),
             ],
             options={
-                "ordering": ["-received_at"],
-                "indexes": [models.Index(fields=["received_at"], name="request_received_at")],
+                'ordering': ['-received_at'],
+                'indexes': [models.Index(fields=['received_at'], name='request_received_at')],
             },
         ),
         migrations.CreateModel(
-            name="Transaction",
+            name='Transaction',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("transaction_id", models.CharField(max_length=64, unique=True)),
-                ("timestamp", models.DateTimeField()),
-                ("customer_id", models.CharField(max_length=64)),
-                ("terminal_id", models.CharField(max_length=64)),
-                ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
-                ("currency", models.CharField(max_length=3)),
-                ("metadata", models.JSONField(blank=True, default=dict)),
-                (
-                    "label",
-                    models.CharField(
-                        choices=[("fraud", "Fraud"), ("legitimate", "Legitimate"), ("unknown", "Unknown")],
-                        default="unknown",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "label_source",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("review", "Review"),
-                            ("chargeback", "Chargeback"),
-                            ("history", "loaded with history"),
-                        ],
-                        max_length=10,
-                    ),
-                ),
-                ("labelled_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('transaction_id', models.CharField(max_length=64, unique=True)),
+                ('timestamp', models.DateTimeField()),
+                ('customer_id', models.CharField(max_length=64)),
+                ('terminal_id', models.CharField(max_length=64)),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
+                ('currency', models.CharField(max_length=3)),
+                ('metadata', models.JSONField(blank=True, default=dict)),
+                ('label', models.CharField(choices=[('fraud', 'Fraud'), ('legitimate', 'Legitimate'), ('unknown', 'Unknown')], default='unknown', max_length=10)),
+                ('label_source', models.CharField(blank=True, choices=[('review', 'Review'), ('chargeback', 'Chargeback'), ('history', 'loaded with history')], max_length=10)),
+                ('labelled_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                "ordering": ["-timestamp"],
-                "permissions": [
-                    ("score_transaction", "Can submit transactions for scoring"),
-                    ("label_transaction", "Can record a transaction's ground-truth label"),
-                ],
-                "indexes": [
-                    models.Index(fields=["customer_id", "timestamp", "amount"], name="tx_customer_history"),
-                    models.Index(fields=["terminal_id", "timestamp", "label"], name="tx_terminal_history"),
-                    models.Index(fields=["timestamp"], name="tx_timestamp"),
-                ],
+                'ordering': ['-timestamp'],
+                'permissions': [('score_transaction', 'Can submit transactions for scoring'), ('label_transaction', "Can record a transaction's ground-truth label")],
+                'indexes': [models.Index(fields=['customer_id', 'timestamp', 'amount'], name='tx_customer_history'), models.Index(fields=['terminal_id', 'timestamp', 'label'], name='tx_terminal_history'), models.Index(fields=['timestamp'], name='tx_timestamp')],
             },
         ),
         migrations.CreateModel(
-            name="Review",
+            name='Review',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "outcome",
-                    models.CharField(choices=[("fraud", "fraud"), ("legitimate", "legitimate")], max_length=10),
-                ),
-                ("notes", models.TextField(blank=True)),
-                ("reviewed_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "reviewer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="reviews", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
-                (
-                    "transaction",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="reviews",
-                        to="predictions.transaction",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('outcome', models.CharField(choices=[('fraud', 'fraud'), ('legitimate', 'legitimate')], max_length=10)),
+                ('notes', models.TextField(blank=True)),
+                ('reviewed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to=settings.AUTH_USER_MODEL)),
+                ('transaction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='predictions.transaction')),
             ],
             options={
-                "ordering": ["-reviewed_at"],
-                "indexes": [models.Index(fields=["reviewed_at"], name="review_reviewed_at")],
+                'ordering': ['-reviewed_at'],
+                'indexes': [models.Index(fields=['reviewed_at'], name='review_reviewed_at')],
             },
         ),
         migrations.CreateModel(
-            name="Prediction",
+            name='Prediction',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("score", models.FloatField()),
-                (
-                    "decision",
-                    models.CharField(
-                        choices=[("approve", "Approve"), ("review", "Review"), ("decline", "Decline")], max_length=8
-                    ),
-                ),
-                ("thresholds", models.JSONField(help_text="the thresholds the decision was taken with")),
-                ("features", models.JSONField(help_text="the exact feature vector, {name: value} in model order")),
-                (
-                    "reasons",
-                    models.JSONField(default=list, help_text="[{feature, value, contribution}], strongest first"),
-                ),
-                ("latency_ms", models.FloatField()),
-                ("scored_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "model_version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="predictions",
-                        to="predictions.modelversion",
-                    ),
-                ),
-                (
-                    "request",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="predictions",
-                        to="predictions.scoringrequest",
-                    ),
-                ),
-                (
-                    "transaction",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="predictions",
-                        to="predictions.transaction",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('score', models.FloatField()),
+                ('decision', models.CharField(choices=[('approve', 'Approve'), ('review', 'Review'), ('decline', 'Decline')], max_length=8)),
+                ('thresholds', models.JSONField(help_text='the thresholds the decision was taken with')),
+                ('features', models.JSONField(help_text='the exact feature vector, {name: value} in model order')),
+                ('reasons', models.JSONField(default=list, help_text='[{feature, value, contribution}], strongest first')),
+                ('latency_ms', models.FloatField()),
+                ('scored_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='predictions', to='predictions.modelversion')),
+                ('request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='predictions', to='predictions.scoringrequest')),
+                ('transaction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='predictions', to='predictions.transaction')),
             ],
             options={
-                "ordering": ["-scored_at"],
-                "indexes": [
-                    models.Index(fields=["decision", "-score"], name="prediction_queue"),
-                    models.Index(fields=["scored_at"], name="prediction_scored_at"),
-                ],
+                'ordering': ['-scored_at'],
+                'indexes': [models.Index(fields=['decision', '-score'], name='prediction_queue'), models.Index(fields=['scored_at'], name='prediction_scored_at')],
             },
         ),
     ]
