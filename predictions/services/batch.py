@@ -134,9 +134,7 @@ def transactions_score_file(
 
             if during_inserts:
                 prepare_next()
-            outputs.append(
-                _store_chunk(prepared, job=job, while_committing=_nothing if during_inserts else prepare_next)
-            )
+            outputs.append(_store_chunk(prepared, job=job, while_committing=None if during_inserts else prepare_next))
             if progress is not None:
                 progress(len(prepared.chunk), len(new))
     _write_output(out, pd.concat([frame for frame in outputs if len(frame)] or outputs, ignore_index=True), order=rows)
@@ -152,10 +150,6 @@ def transactions_score_file(
         result.request_id or "-",
     )
     return result
-
-
-def _nothing() -> None:
-    pass
 
 
 def _model() -> tuple[ModelVersion, Model]:
@@ -382,10 +376,10 @@ def _prepare(
     )
 
 
-def _store_chunk(prepared: _Prepared, *, job: _Job, while_committing: Callable[[], None]) -> pd.DataFrame:
+def _store_chunk(prepared: _Prepared, *, job: _Job, while_committing: Callable[[], None] | None) -> pd.DataFrame:
     """Store one chunk's Transactions and Predictions in one transaction (the job's request with the first).
 
-    while_committing is called once the rows are inserted, just before the commit.
+    while_committing, if given, is called once the rows are inserted, just before the commit.
     """
     chunk, n = prepared.chunk, len(prepared.chunk)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -399,7 +393,8 @@ def _store_chunk(prepared: _Prepared, *, job: _Job, while_committing: Callable[[
             pks = {"transaction_id": _pks(chunk), "model_version_id": [job.model_version.pk] * n}
             owners = {"request_id": [request.pk] * n, "scored_at": [now] * n}
             insert_rows(Prediction, {**pks, **owners, **prepared.predictions})
-            while_committing()
+            if while_committing is not None:
+                while_committing()
     except IntegrityError:
         raise ScoreFileError(
             "another writer stored some of these transaction_ids while the file was being scored; "
