@@ -31,6 +31,8 @@ def test_a_fresh_install_gets_history_an_active_model_and_the_demo_users(run, va
     assert timezone.now() - timedelta(days=1) < newest <= timezone.now()
     assert oldest.date() == (timezone.now() - timedelta(days=74)).date()
     assert Transaction.objects.filter(label="fraud").exists()
+    # The demo model can answer all three decisions: a score band is sent to review, not declined.
+    assert 0 < version.thresholds["review"] < version.thresholds["decline"] < 1
 
     credentials = json.loads((var_dir / "demo-credentials.json").read_text())
     assert stat.S_IMODE((var_dir / "demo-credentials.json").stat().st_mode) == 0o600
