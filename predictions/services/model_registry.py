@@ -80,6 +80,9 @@ def _load(key: _CacheKey) -> Model:
     try:
         model = load_artifact(Path(path), expected_sha256=sha256)
         _check_features(model)
+        if model.version != version:
+            # The audit stores the row as the prediction's model and the response names the manifest's.
+            raise ModelUnavailable(f"the artifact at {path} is version {model.version}, not {version}")
     except (ArtifactError, ModelUnavailable) as exc:
         message = f"model version {version} cannot be loaded: {exc}"
         _failures[key] = (time.monotonic(), message)

@@ -102,6 +102,18 @@ def test_a_row_whose_hash_does_not_match_the_artifact_is_refused(active_model_ve
         active_model()
 
 
+def test_a_row_that_names_another_version_than_its_artifact_is_refused(active_model_version):
+    ModelVersion.objects.filter(pk=active_model_version.pk).update(version="rf-renamed")
+
+    with pytest.raises(ModelUnavailable) as refused:
+        active_model()
+
+    assert str(refused.value) == (
+        f"model version rf-renamed cannot be loaded: the artifact at {active_model_version.artifact_path} "
+        f"is version {active_model_version.version}, not rf-renamed"
+    )
+
+
 def test_a_failed_load_is_retried_after_a_pause_not_on_every_request(active_model_version):
     ModelVersion.objects.filter(pk=active_model_version.pk).update(artifact_sha256="f" * 64)
     with count_loads() as load:
