@@ -1,8 +1,8 @@
 """What every fraudsite management command shares: help with an example, a progress bar, one-line errors.
 
 A command subclasses `FraudsiteCommand`, sets `help` and `example`, and lets its service raise its own
-errors: the ones listed in `expected_errors()` become a one-line `CommandError` (exit status 1, no
-traceback), anything else is a bug and keeps its traceback.
+errors: the ones listed in `expected_errors()`, and a database that cannot be reached, become a one-line
+`CommandError` (exit status 1, no traceback); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.db import OperationalError
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
@@ -75,6 +76,8 @@ class FraudsiteCommand(BaseCommand):
             raise
         except (*expected_errors(), OSError) as exc:
             raise CommandError(one_line(exc)) from None
+        except OperationalError as exc:  # the database cannot be reached or opened: not a bug of the command
+            raise CommandError(f"database: {one_line(exc)} (is DATABASE_URL right, and has `migrate` run?)") from None
 
     def progress(self, *, description: str, unit: str = "rows") -> ProgressBar:
         """A progress callback for a service; draws a tqdm bar on a terminal unless --no-progress."""

@@ -56,3 +56,32 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, named):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert named in result.stderr.strip().splitlines()[-1]
+
+
+def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run manage.py in a fresh interpreter with only these variables (plus PATH) set."""
+    environment = {"PATH": os.environ.get("PATH", ""), "FRAUDSITE_VAR_DIR": str(tmp_path), **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_command_with_a_bad_setting_exits_with_one_line_naming_it(tmp_path):
+    result = manage(tmp_path, "list_models", DEBUG="maybe")
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: DEBUG must be a boolean (1/0, true/false, yes/no, on/off), got 'maybe' "
+        "(see Configuration in README.md; DEBUG=1 for local use)"
+    ]
+
+
+def test_a_command_whose_database_cannot_be_opened_exits_with_one_line(tmp_path):
+    missing = f"sqlite:///{tmp_path}/missing-directory/db.sqlite3"
+
+    result = manage(tmp_path, "list_models", DEBUG="1", DATABASE_URL=missing)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "CommandError: database: unable to open database file (is DATABASE_URL right, and has `migrate` run?)"
+    ]
