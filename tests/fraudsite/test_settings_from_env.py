@@ -12,21 +12,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    """Start Django in a fresh interpreter with only these variables (plus PATH) set."""
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "fraudsite.settings",
-        "FRAUDSITE_VAR_DIR": str(tmp_path),
-        **env,
-    }
+def fresh_python(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    """Run python with argv in the project, with only these variables (plus PATH and a var dir) set."""
+    environment = {"PATH": os.environ.get("PATH", ""), "FRAUDSITE_VAR_DIR": str(tmp_path), **env}
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [sys.executable, *argv], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """Start Django in a fresh interpreter with only these variables set."""
+    return fresh_python(
+        tmp_path, "-c", "import django; django.setup()", DJANGO_SETTINGS_MODULE="fraudsite.settings", **env
     )
 
 
@@ -58,16 +55,8 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, named):
     assert named in result.stderr.strip().splitlines()[-1]
 
 
-def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """Run manage.py in a fresh interpreter with only these variables (plus PATH) set."""
-    environment = {"PATH": os.environ.get("PATH", ""), "FRAUDSITE_VAR_DIR": str(tmp_path), **env}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_a_command_with_a_bad_setting_exits_with_one_line_naming_it(tmp_path):
-    result = manage(tmp_path, "list_models", DEBUG="maybe")
+    result = fresh_python(tmp_path, "manage.py", "list_models", DEBUG="maybe")
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
@@ -79,7 +68,7 @@ def test_a_command_with_a_bad_setting_exits_with_one_line_naming_it(tmp_path):
 def test_a_command_whose_database_cannot_be_opened_exits_with_one_line(tmp_path):
     missing = f"sqlite:///{tmp_path}/missing-directory/db.sqlite3"
 
-    result = manage(tmp_path, "list_models", DEBUG="1", DATABASE_URL=missing)
+    result = fresh_python(tmp_path, "manage.py", "list_models", DEBUG="1", DATABASE_URL=missing)
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
