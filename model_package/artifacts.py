@@ -14,18 +14,17 @@ import json
 import platform
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import joblib
 import numpy as np
 import pandas as pd
 import sklearn
 
+from model_package.errors import ArtifactError
 from model_package.features import FEATURE_NAMES
 from model_package.predict import Model
-
-if TYPE_CHECKING:
-    from model_package.train import TrainResult
+from model_package.result import TrainResult
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.joblib"
@@ -33,10 +32,6 @@ FORMAT = 1
 # Versions that must match exactly for the pickle to mean the same model; python by major.minor.
 EXACT_LIBRARIES = ("scikit-learn", "numpy", "joblib")
 _REQUIRED_KEYS = ("version", "algorithm", "feature_names", "feature_medians", "thresholds", "libraries", "files")
-
-
-class ArtifactError(Exception):
-    """An artifact that cannot be saved or used; the message names the problem."""
 
 
 def library_versions() -> dict[str, str]:

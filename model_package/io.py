@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model_package.errors import DataFileError
+
 TRANSACTION_COLUMNS = (
     "transaction_id",
     "timestamp",
@@ -19,10 +21,6 @@ TRANSACTION_COLUMNS = (
 # Columns a file must have; labels are required unless the caller says they may be missing.
 _CORE_COLUMNS = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount")
 _ID_COLUMNS = ("transaction_id", "customer_id", "terminal_id")
-
-
-class DataFileError(ValueError):
-    """A transaction file that cannot be read; the message is one line naming the problem."""
 
 
 def read_transactions(path: str | Path, *, require_labels: bool = True) -> pd.DataFrame:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model_package.io import write_transactions
+
 RADIUS = 5.0
 SECONDS_PER_DAY = 86_400
 TIME_OF_DAY_MEAN, TIME_OF_DAY_STD = 43_200.0, 20_000.0
@@ -179,8 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
     args = parser.parse_args(argv)
-    from model_package.io import write_transactions
-
     began = time.perf_counter()
     try:
         frame = simulate(

@@ -13,7 +13,7 @@ import hashlib
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,36 +25,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from model_package.evaluate import evaluate_scores
+from model_package.artifacts import manifest_sha256, save_artifact
+from model_package.errors import ModelPackageError, TrainingError
+from model_package.evaluate import TOP_K, at_threshold, evaluate_scores
 from model_package.features import FEATURE_NAMES, feature_table
+from model_package.io import read_transactions
 from model_package.predict import Thresholds, scorer_for
+from model_package.report import format_metrics
+from model_package.result import TrainResult
+from model_package.thresholds import THRESHOLD_RULE, choose_thresholds
 
 ALGORITHMS = ("rf", "logreg", "hgb")
-TOP_K = 100
-THRESHOLD_RULE = (
-    "scored by the trained model on the delay-gap days, known compromised cards left out as in the test: "
-    "review = the smallest score threshold with at most alert_budget alerts a day on average (never 0); "
-    "decline = the smallest threshold >= review whose precision reaches precision_target (1.0 if none does)"
-)
-
-
-class TrainingError(ValueError):
-    """Data or options the training protocol cannot work with; the message is one line."""
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    pipeline: Pipeline
-    algorithm: str
-    parameters: dict
-    metrics: dict
-    thresholds: Thresholds
-    windows: dict[str, str]
-    fingerprint: str
-    version: str
-    created_at: datetime
-    feature_names: tuple[str, ...] = FEATURE_NAMES
-    feature_medians: tuple[float, ...] = field(default=())  # training medians, the reference for reasons
 
 
 @dataclass(frozen=True)
@@ -192,49 +173,6 @@ def _assess(
     return thresholds, metrics
 
 
-def choose_thresholds(
-    scores: np.ndarray, labels: np.ndarray, *, days: int, alert_budget: int, precision_target: float
-) -> tuple[Thresholds, dict]:
-    """Review and decline thresholds from scored, labelled days before the test (see THRESHOLD_RULE)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    order = np.argsort(scores, kind="stable")
-    ascending = scores[order]
-    frauds_below = np.concatenate([[0], np.cumsum(labels[order])])
-    candidates = np.unique(scores[scores > 0])
-    # Alerts and frauds at or above each candidate threshold.
-    below = np.searchsorted(ascending, candidates, side="left")
-    alerts = len(scores) - below
-    frauds = frauds_below[-1] - frauds_below[below]
-    within_budget = alerts <= alert_budget * days
-    if within_budget.any():
-        review = float(candidates[np.argmax(within_budget)])
-    else:  # ties at the top exceed the budget: alert on nothing seen so far
-        review = float(min(1.0, np.nextafter(ascending[-1] if len(ascending) else 0.0, 1.0)))
-    precise = (candidates >= review) & (frauds / alerts >= precision_target)
-    decline = float(candidates[np.argmax(precise)]) if precise.any() else 1.0
-    decline = max(decline, review)
-    thresholds = Thresholds(review=review, decline=decline)
-    return thresholds, {
-        "transactions": len(scores),
-        "frauds": int(labels.sum()),
-        "alert_budget": alert_budget,
-        "precision_target": precision_target,
-        "review": {"threshold": review, **_at_threshold(scores, labels, review, days=days)},
-        "decline": {"threshold": decline, **_at_threshold(scores, labels, decline, days=days)},
-    }
-
-
-def _at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float, *, days: int) -> dict:
-    flagged = scores >= threshold
-    caught = int(labels[flagged].sum())
-    return {
-        "alerts_per_day": round(float(flagged.sum()) / days, 3),
-        "precision": caught / int(flagged.sum()) if flagged.any() else None,
-        "recall": caught / int(labels.sum()) if labels.any() else None,
-    }
-
-
 def _metrics(rows: pd.DataFrame, day: np.ndarray, scores: np.ndarray, thresholds: Thresholds, *, days: int) -> dict:
     labels = rows["is_fraud"].to_numpy(dtype=np.int64)
     frame = pd.DataFrame({"day": day, "customer_id": rows["customer_id"].to_numpy(), "score": scores, "label": labels})
@@ -247,8 +185,8 @@ def _metrics(rows: pd.DataFrame, day: np.ndarray, scores: np.ndarray, thresholds
         "test": {
             "transactions": headline["n"],
             "frauds": headline["frauds"],
-            "review": _at_threshold(scores, labels, thresholds.review, days=days),
-            "decline": _at_threshold(scores, labels, thresholds.decline, days=days),
+            "review": at_threshold(scores, labels, thresholds.review, days=days),
+            "decline": at_threshold(scores, labels, thresholds.decline, days=days),
         },
     }
 
@@ -372,35 +310,6 @@ def _epoch_ns(timestamps: pd.Series) -> np.ndarray:
     return pd.to_datetime(timestamps, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
 
-def format_metrics(metrics: dict) -> str:
-    """The metrics table the CLIs print."""
-
-    def number(value: Any, spec: str = ".3f") -> str:
-        return "-" if value is None else format(value, spec)
-
-    test, train, chosen = metrics["test"], metrics.get("train", {}), metrics.get("thresholds", {})
-    k = metrics.get("k", TOP_K)
-    lines = [
-        f"{'':14}{'AUC':>7}{'AP':>7}{f'CP@{k}':>8}{'transactions':>14}{'frauds':>8}",
-        f"{'test':14}{number(metrics['auc']):>7}{number(metrics['average_precision']):>7}"
-        f"{number(metrics['card_precision_at_k']):>8}{test['transactions']:>14,}{test['frauds']:>8,}",
-    ]
-    if train:
-        lines.append(f"{'train':14}{'':22}{train['transactions']:>14,}{train['frauds']:>8,}")
-    lines += ["", f"{'':14}{'threshold':>10}{'precision':>11}{'recall':>8}{'alerts/day':>12}"]
-    for name in ("review", "decline"):
-        rows = [("gap", chosen.get(name)), ("test", test[name])] if chosen else [("test", test[name])]
-        for where, row in rows:
-            threshold = chosen.get(name, {}).get("threshold") if chosen else None
-            lines.append(
-                f"{name + ' (' + where + ')':14}{number(threshold, '.4f'):>10}{number(row['precision']):>11}"
-                f"{number(row['recall']):>8}{number(row['alerts_per_day'], '.1f'):>12}"
-            )
-    if chosen:
-        lines.append(f"thresholds chosen on {chosen['days'][0]} .. {chosen['days'][-1]}: {chosen['rule']}")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_package.train", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="transaction CSV (model_package.io format)")
@@ -411,9 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision-target", type=float, default=0.8, help="decline precision (default 0.8)")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
-    from model_package.artifacts import ArtifactError, manifest_sha256, save_artifact
-    from model_package.io import DataFileError, read_transactions
-
     try:
         result = train_model(
             read_transactions(args.data),
@@ -424,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             random_state=args.random_state,
         )
         directory = save_artifact(result, args.out)
-    except (DataFileError, TrainingError, ArtifactError) as exc:
+    except ModelPackageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     windows = result.windows

@@ -1,7 +1,9 @@
-"""The rules a transaction must follow to be stored (DESIGN.md, "The transaction").
+"""The rules a transaction and a label must follow to be stored (DESIGN.md, "The transaction").
 
-One place for the constants, so that the API's serializers and the bulk loader
-(load_transactions, vectorised in pandas) refuse exactly the same rows.
+The one home of the limits, the patterns and the messages. The API's serializers, the CSV loader
+(load_transactions and score_file, vectorised in pandas) and the label import and API use them,
+so the same mistake gets the same message everywhere: the API answers {"amount": [message]},
+a file's report says "line 7: amount: message". tests/predictions/test_rules.py holds them to it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from predictions.models import Label, LabelSource
+
 # transaction_id: the idempotency key, also used in URLs (GET transactions/{transaction_id}/).
 TRANSACTION_ID_MAX_LENGTH = 64
 TRANSACTION_ID_CHARACTERS = r"[A-Za-z0-9._:-]"
-TRANSACTION_ID_PATTERN = rf"^{TRANSACTION_ID_CHARACTERS}{{1,{TRANSACTION_ID_MAX_LENGTH}}}$"
+# Unanchored, for URL patterns and pandas fullmatch; anchored, for DRF's RegexField.
+TRANSACTION_ID_BODY = rf"{TRANSACTION_ID_CHARACTERS}{{1,{TRANSACTION_ID_MAX_LENGTH}}}"
+TRANSACTION_ID_PATTERN = rf"^{TRANSACTION_ID_BODY}$"
 TRANSACTION_ID_RE = re.compile(TRANSACTION_ID_PATTERN)
 
 # customer_id and terminal_id: any non-blank text of 1-64 characters.
@@ -36,7 +42,6 @@ METADATA_MAX_BYTES = 4 * 1024
 # POST transactions/batch/ takes at most this many items.
 BATCH_MAX_ITEMS = 1000
 
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 # ISO 4217 alphabetic codes in use (2025), including the fund and precious-metal X-codes and the codes
 # still accepted during a changeover (ANG/XCG, SLL/SLE, ZWL/ZWG).
 _CURRENCY_CODES_TEXT = """
@@ -50,6 +55,41 @@ _CURRENCY_CODES_TEXT = """
     XUA XXX YER ZAR ZMW ZWG ZWL
 """
 CURRENCY_CODES = frozenset(_CURRENCY_CODES_TEXT.split())
+
+# What a file's amount must look like (the API's DecimalField parses the same texts): digits and at most
+# 2 decimals is nearly every row; only the others are told apart as "not a number" or "too many places".
+PLAIN_AMOUNT_PATTERN = rf"\d+(?:\.\d{{0,{AMOUNT_DECIMAL_PLACES}}})?"
+AMOUNT_PATTERN = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
+# A file's timestamp must end with its zone: Z, or an offset such as +01:00 or +0100.
+TIME_ZONE_SUFFIX_PATTERN = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+# The labels a transaction may be given, and where they come from (history is the loader's own).
+GROUND_TRUTH_LABELS = (Label.FRAUD.value, Label.LEGITIMATE.value)
+LABEL_SOURCES = (LabelSource.REVIEW.value, LabelSource.CHARGEBACK.value)
+NOTES_MAX_LENGTH = 2000
+
+# The messages, one per mistake; the field's name goes in front of them in a file's report.
+TRANSACTION_ID_MESSAGE = f"must be 1-{TRANSACTION_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -"
+PARTY_ID_MESSAGE = f"must be 1-{PARTY_ID_MAX_LENGTH} characters, not blank"
+TIMESTAMP_MESSAGE = (
+    "must be an ISO 8601 time with a time zone, such as 2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00"
+)
+FUTURE_MESSAGE = f"is more than {int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes in the future"
+AMOUNT_NUMBER_MESSAGE = "must be a decimal number"
+AMOUNT_PLACES_MESSAGE = f"must have at most {AMOUNT_DECIMAL_PLACES} decimal places"
+AMOUNT_MIN_MESSAGE = f"must be at least {AMOUNT_MIN}"
+AMOUNT_MAX_MESSAGE = f"must be at most {AMOUNT_MAX:,}"
+CURRENCY_MESSAGE = "must be an ISO 4217 code in use, in upper case, such as EUR"
+DUPLICATE_IN_FILE_MESSAGE = "appears earlier in the file"
+LABEL_MESSAGE = f"must be {' or '.join(GROUND_TRUTH_LABELS)}"
+LABEL_SOURCE_MESSAGE = f"must be {' or '.join(LABEL_SOURCES)}"
+LABELLED_AT_MESSAGE = "must be a date (YYYY-MM-DD) or an ISO 8601 time with a time zone"
+NOTES_MESSAGE = f"must be at most {NOTES_MAX_LENGTH} characters"
+
+
+def metadata_message(size: int) -> str:
+    return f"is {size} bytes as compact JSON; the limit is {METADATA_MAX_BYTES}"
+
 
 # Fields a client may send for one transaction; anything else is refused (400), never dropped.
 TRANSACTION_FIELDS = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "currency", "metadata")

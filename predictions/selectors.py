@@ -1,4 +1,5 @@
-"""Reads for the analyst workflow: the review queue, a transaction's context, the dashboard figures."""
+"""Reads for the analyst workflow: the review queue, the API's transaction reads, a transaction's context,
+the dashboard figures."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from predictions.models import Decision, Label, Prediction, Review, Transaction
 
 FLAGGED_DECISIONS = (Decision.REVIEW, Decision.DECLINE)
-HISTORY_DAYS = 30
+CUSTOMER_HISTORY_DAYS = 30  # the admin's transaction page: how far back the customer's history goes
 TERMINAL_RATE_DAYS = 30
 HISTORY_LIMIT = 200
 
@@ -53,6 +54,29 @@ def review_queue(
     return queryset.order_by("-score", "pk")
 
 
+def transactions_with_latest_score() -> QuerySet[Transaction]:
+    """Transactions annotated with their latest prediction (score, decision, model_version) and `reviewed`."""
+    # "Latest" is the highest primary key, as in review_queue.
+    latest = Prediction.objects.filter(transaction=OuterRef("pk")).order_by("-pk")
+    return Transaction.objects.annotate(
+        score=Subquery(latest.values("score")[:1]),
+        decision=Subquery(latest.values("decision")[:1]),
+        model_version=Subquery(latest.values("model_version__version")[:1]),
+        reviewed=Exists(Review.objects.filter(transaction=OuterRef("pk"))),
+    ).order_by("-timestamp", "-pk")
+
+
+def transactions_with_predictions_and_reviews() -> QuerySet[Transaction]:
+    """transactions_with_latest_score() with every prediction (newest first) and every review prefetched."""
+    return transactions_with_latest_score().prefetch_related(
+        Prefetch(
+            "predictions",
+            queryset=Prediction.objects.select_related("model_version", "request").order_by("-pk"),
+        ),
+        Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("-reviewed_at", "-pk")),
+    )
+
+
 def transaction_latest_prediction(*, transaction: Transaction) -> Prediction | None:
     """The newest prediction of a transaction, with its model version, or None if it was never scored."""
     return transaction.predictions.select_related("model_version").order_by("-pk").first()
@@ -64,7 +88,7 @@ def transaction_reviews(*, transaction: Transaction) -> QuerySet[Review]:
 
 
 def customer_history(
-    *, customer_id: str, until: datetime, days: int = HISTORY_DAYS, limit: int = HISTORY_LIMIT
+    *, customer_id: str, until: datetime, days: int = CUSTOMER_HISTORY_DAYS, limit: int = HISTORY_LIMIT
 ) -> QuerySet[Transaction]:
     """The customer's transactions in the `days` days up to and including `until`, newest first.
 

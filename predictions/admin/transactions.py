@@ -15,13 +15,14 @@ from django.views.decorators.http import require_POST
 
 from predictions.admin.base import ReadOnlyAdmin, can_review
 from predictions.models import Label, Prediction, Transaction
+from predictions.rules import NOTES_MAX_LENGTH
 from predictions.selectors import (
     customer_history,
     terminal_fraud_rate,
     transaction_latest_prediction,
     transaction_reviews,
 )
-from predictions.services.reviews import NOTES_MAX_LENGTH, ReviewError, review_record
+from predictions.services.reviews import ReviewError, review_record
 
 VERDICTS = {Label.FRAUD.value: "confirmed as fraud", Label.LEGITIMATE.value: "marked legitimate"}
 

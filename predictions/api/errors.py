@@ -7,9 +7,9 @@ Every 4xx and 5xx answer under /api/ has this body (see "Errors" in README.md):
      "request_id": "6f1c..."}
 
 `fields` names each bad field (with the item index in a batch) and is empty for other errors;
-`request_id` is the audit row's id on the scoring endpoints, null elsewhere. Domain errors are
-raised by the services and mapped here; anything unexpected is logged and answered with a bare
-500 that reveals nothing about the internals.
+`request_id` is the audit row's id on the scoring endpoints, null elsewhere. Domain errors
+(predictions.errors.DomainError, each with its status and code) are raised by the services and
+mapped here; anything unexpected is logged and answered with a bare 500 that reveals nothing.
 """
 
 from __future__ import annotations
@@ -24,23 +24,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from predictions.services.labels import LabelError
-from predictions.services.model_registry import ModelUnavailable
-from predictions.services.scoring import DuplicateTransaction
+from predictions.errors import DomainError
 
 logger = logging.getLogger(__name__)
-
-# Domain errors raised by services -> (status, code). Other API modules may add theirs with
-# register_domain_error() so that this stays the one mapping.
-_DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
-    ModelUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, "model_unavailable"),
-    ObjectDoesNotExist: (status.HTTP_404_NOT_FOUND, "not_found"),
-    LabelError: (status.HTTP_400_BAD_REQUEST, "invalid"),
-}
 
 _DEFAULT_DETAILS = {
     400: "The request is not valid.",
@@ -53,11 +43,6 @@ _DEFAULT_DETAILS = {
 
 # As DRF renders: the same bytes whichever layer answers.
 COMPACT_JSON = {"separators": (",", ":"), "ensure_ascii": False}
-
-
-def register_domain_error(error: type[Exception], *, status_code: int, code: str) -> None:
-    """Answer `error`, raised by a service, with status_code and code, its message as the detail."""
-    _DOMAIN_ERRORS[error] = (status_code, code)
 
 
 def error_body(
@@ -112,7 +97,9 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
                 flat.setdefault(name, []).extend(messages)
         return flat
     messages = detail if isinstance(detail, list) else [detail]
-    return {prefix or "body": [str(message) for message in messages]}
+    # Two validators of one field can break one rule (a 65-character id is too long and off its pattern):
+    # predictions.rules gives both the same message, said once.
+    return {prefix or "body": list(dict.fromkeys(str(message) for message in messages))}
 
 
 def _describe(exc: Exception) -> tuple[int, str, str | None, dict[str, list[str]], dict[str, str]]:
@@ -128,12 +115,10 @@ def _describe(exc: Exception) -> tuple[int, str, str | None, dict[str, list[str]
         return 400, "invalid", _count_fields(fields), fields, {}
     if isinstance(exc, exceptions.APIException):
         return exc.status_code, _code_of(exc), str(exc.detail), {}, _headers_of(exc)
-    if isinstance(exc, DuplicateTransaction):
-        fields = {where: [problem] for where, problem in exc.conflicts.items()}
-        return 409, "duplicate_transaction", "A transaction_id is already used for other content.", fields, {}
-    for error, (status_code, code) in _DOMAIN_ERRORS.items():
-        if isinstance(exc, error):
-            return status_code, code, str(exc) or None, {}, {}
+    if isinstance(exc, DomainError):
+        return exc.status_code, exc.code, str(exc) or None, exc.fields(), {}
+    if isinstance(exc, ObjectDoesNotExist):
+        return 404, "not_found", str(exc) or None, {}, {}
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         return 503, "database_unavailable", "The database cannot be reached.", {}, {"Retry-After": "5"}

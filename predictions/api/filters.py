@@ -1,34 +1,11 @@
-"""The analysts' transaction list: its annotated queryset and its filters."""
+"""The analysts' transaction list: its filters (the annotated queryset is predictions.selectors')."""
 
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import QuerySet
 
-from predictions.models import Decision, Label, Prediction, Review, Transaction
-
-
-def transactions_with_latest_score() -> QuerySet[Transaction]:
-    """Transactions annotated with their latest prediction (score, decision, model_version) and `reviewed`."""
-    # "Latest" is the highest primary key, as in the admin's review queue (predictions.selectors).
-    latest = Prediction.objects.filter(transaction=OuterRef("pk")).order_by("-pk")
-    return Transaction.objects.annotate(
-        score=Subquery(latest.values("score")[:1]),
-        decision=Subquery(latest.values("decision")[:1]),
-        model_version=Subquery(latest.values("model_version__version")[:1]),
-        reviewed=Exists(Review.objects.filter(transaction=OuterRef("pk"))),
-    ).order_by("-timestamp", "-pk")
-
-
-def transaction_with_history() -> QuerySet[Transaction]:
-    """transactions_with_latest_score() with every prediction (newest first) and review prefetched."""
-    return transactions_with_latest_score().prefetch_related(
-        Prefetch(
-            "predictions",
-            queryset=Prediction.objects.select_related("model_version", "request").order_by("-pk"),
-        ),
-        Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("-reviewed_at", "-pk")),
-    )
+from predictions.models import Decision, Label, Transaction
 
 
 class TransactionFilter(django_filters.FilterSet):

@@ -6,32 +6,32 @@ from typing import Any
 
 from django.urls import re_path
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from predictions import rules
+from predictions.api.permissions import CanLabelTransactions
 from predictions.api.serializers import StrictSerializer
 from predictions.models import LabelSource
-from predictions.rules import TRANSACTION_ID_CHARACTERS, TRANSACTION_ID_MAX_LENGTH
-from predictions.services.labels import GROUND_TRUTH_LABELS, LABEL_SOURCES, label_submit
-from predictions.services.reviews import NOTES_MAX_LENGTH
-
-
-class CanLabelTransactions(permissions.BasePermission):
-    """Analysts: POST transactions/{transaction_id}/label/ (predictions.label_transaction)."""
-
-    message = "This client may not label transactions (it needs the analyst role)."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm("predictions.label_transaction"))
+from predictions.services.reviews import label_submit
 
 
 class LabelInputSerializer(StrictSerializer):
-    label = serializers.ChoiceField(choices=GROUND_TRUTH_LABELS)
-    source = serializers.ChoiceField(choices=LABEL_SOURCES)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=NOTES_MAX_LENGTH, default="")
+    label = serializers.ChoiceField(
+        choices=rules.GROUND_TRUTH_LABELS, error_messages={"invalid_choice": rules.LABEL_MESSAGE}
+    )
+    source = serializers.ChoiceField(
+        choices=rules.LABEL_SOURCES, error_messages={"invalid_choice": rules.LABEL_SOURCE_MESSAGE}
+    )
+    notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=rules.NOTES_MAX_LENGTH,
+        default="",
+        error_messages={"max_length": rules.NOTES_MESSAGE},
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("notes") and attrs["source"] != LabelSource.REVIEW:
@@ -63,6 +63,6 @@ class TransactionLabelView(APIView):
 
 
 # Included by predictions/api/urls.py; the same transaction_id rule as the rest of the API.
-LABEL_PATH = rf"^transactions/(?P<transaction_id>{TRANSACTION_ID_CHARACTERS}{{1,{TRANSACTION_ID_MAX_LENGTH}}})/label/$"
+LABEL_PATH = rf"^transactions/(?P<transaction_id>{rules.TRANSACTION_ID_BODY})/label/$"
 
 urlpatterns = [re_path(LABEL_PATH, TransactionLabelView.as_view(), name="transaction-label")]

@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
 from predictions.api.errors import COMPACT_JSON, error_body
-from predictions.services.audit import refused_request_record, request_audit_begin
+from predictions.services.audit import request_audit_begin
+from predictions.services.records import refused_request_record
 
 
 class BodySizeLimitMiddleware:

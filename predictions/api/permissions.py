@@ -1,4 +1,4 @@
-"""Access by model permission: the "scoring" group may score, the "analyst" group may read (migration 0002)."""
+"""Access by model permission: the "scoring" group scores, the "analyst" group reads and labels (migration 0002)."""
 
 from __future__ import annotations
 
@@ -52,3 +52,10 @@ class CanReadModels(_HasPermission):
 
     permission = "predictions.view_modelversion"
     message = "This client may not read model versions (it needs the analyst role)."
+
+
+class CanLabelTransactions(_HasPermission):
+    """Analysts: POST transactions/{transaction_id}/label/."""
+
+    permission = "predictions.label_transaction"
+    message = "This client may not label transactions (it needs the analyst role)."

@@ -14,7 +14,11 @@ from rest_framework.exceptions import ErrorDetail
 
 from predictions import rules
 from predictions.models import Decision, Label, LabelSource, ModelVersion, Prediction, Review, Transaction
-from predictions.services.scoring import TransactionInput
+
+
+def _messages(message: str, *keys: str) -> dict[str, str]:
+    """The same message of predictions.rules for each of these DRF error keys."""
+    return dict.fromkeys(keys, message)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -40,9 +44,7 @@ class StrictSerializer(serializers.Serializer):
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date and time that must name its time zone (Z or an offset); stored in UTC."""
 
-    default_error_messages = {
-        "naive": "Include a time zone: 2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00.",
-    }
+    default_error_messages = {"naive": rules.TIMESTAMP_MESSAGE, "invalid": rules.TIMESTAMP_MESSAGE}
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str):
@@ -60,16 +62,20 @@ class TransactionInSerializer(StrictSerializer):
         max_length=rules.TRANSACTION_ID_MAX_LENGTH,
         trim_whitespace=False,
         help_text="Your unique id of the transaction, also the idempotency key: 1-64 of A-Z a-z 0-9 . _ : -",
-        error_messages={"invalid": "Use 1-64 characters among letters, digits and . _ : -"},
+        error_messages=_messages(rules.TRANSACTION_ID_MESSAGE, "invalid", "blank", "max_length"),
     )
     timestamp = AwareDateTimeField(
         help_text="When the transaction happened: ISO 8601 with a time zone, at most 5 minutes in the future."
     )
     customer_id = serializers.CharField(
-        max_length=rules.PARTY_ID_MAX_LENGTH, help_text="The card or customer (1-64 characters)."
+        max_length=rules.PARTY_ID_MAX_LENGTH,
+        help_text="The card or customer (1-64 characters).",
+        error_messages=_messages(rules.PARTY_ID_MESSAGE, "blank", "max_length"),
     )
     terminal_id = serializers.CharField(
-        max_length=rules.PARTY_ID_MAX_LENGTH, help_text="The merchant terminal (1-64 characters)."
+        max_length=rules.PARTY_ID_MAX_LENGTH,
+        help_text="The merchant terminal (1-64 characters).",
+        error_messages=_messages(rules.PARTY_ID_MESSAGE, "blank", "max_length"),
     )
     amount = serializers.DecimalField(
         max_digits=rules.AMOUNT_MAX_DIGITS,
@@ -77,12 +83,20 @@ class TransactionInSerializer(StrictSerializer):
         min_value=rules.AMOUNT_MIN,
         max_value=rules.AMOUNT_MAX,
         help_text='Amount with at most 2 decimal places, 0 to 1,000,000,000; a string such as "42.50" or a number.',
+        error_messages={
+            "invalid": rules.AMOUNT_NUMBER_MESSAGE,
+            "max_decimal_places": rules.AMOUNT_PLACES_MESSAGE,
+            "min_value": rules.AMOUNT_MIN_MESSAGE,
+            # More digits than 12, or than 10 before the point, is a number above the maximum.
+            **_messages(rules.AMOUNT_MAX_MESSAGE, "max_value", "max_digits", "max_whole_digits"),
+        },
     )
     currency = serializers.CharField(
         required=False,
         min_length=3,
         max_length=3,
         help_text="ISO 4217 code in upper case, such as EUR. Default: the server's FRAUDSITE_DEFAULT_CURRENCY.",
+        error_messages=_messages(rules.CURRENCY_MESSAGE, "blank", "min_length", "max_length"),
     )
     metadata = serializers.DictField(
         required=False,
@@ -92,35 +106,29 @@ class TransactionInSerializer(StrictSerializer):
     def validate_transaction_id(self, value: str) -> str:
         # The regex field's $ would let a trailing newline through; the whole value must match.
         if not rules.TRANSACTION_ID_RE.fullmatch(value):
-            raise serializers.ValidationError("Use 1-64 characters among letters, digits and . _ : -")
+            raise serializers.ValidationError(rules.TRANSACTION_ID_MESSAGE)
         return value
 
     def validate_timestamp(self, value: datetime) -> datetime:
         if value > timezone.now() + rules.FUTURE_TOLERANCE:
-            raise serializers.ValidationError("The timestamp is more than 5 minutes in the future.")
+            raise serializers.ValidationError(rules.FUTURE_MESSAGE)
         return value
 
     def validate_currency(self, value: str) -> str:
         if not rules.is_currency_code(value):
-            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code such as EUR.")
+            raise serializers.ValidationError(rules.CURRENCY_MESSAGE)
         return value
 
     def validate_metadata(self, value: dict[str, Any]) -> dict[str, Any]:
         size = rules.metadata_size(value)
         if size > rules.METADATA_MAX_BYTES:
-            raise serializers.ValidationError(
-                f"metadata is {size} bytes as compact JSON; the limit is {rules.METADATA_MAX_BYTES}."
-            )
+            raise serializers.ValidationError(rules.metadata_message(size))
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs.setdefault("currency", settings.FRAUDSITE_DEFAULT_CURRENCY)
         attrs.setdefault("metadata", {})
         return attrs
-
-    @staticmethod
-    def to_input(attrs: dict[str, Any]) -> TransactionInput:
-        return TransactionInput(**attrs)
 
 
 class BatchInSerializer(StrictSerializer):

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from predictions import rules
-from predictions.api.filters import TransactionFilter, transaction_with_history, transactions_with_latest_score
+from predictions.api.filters import TransactionFilter
 from predictions.api.permissions import CanReadModels, CanReadTransactions, CanScore
 from predictions.api.schema import COMMON, error_responses
 from predictions.api.serializers import (
@@ -35,9 +35,11 @@ from predictions.api.serializers import (
     TransactionListSerializer,
 )
 from predictions.models import ModelVersion, Transaction
-from predictions.services.audit import RequestAudit, refused_request_record, request_audit_begin
-from predictions.services.model_registry import active_model
-from predictions.services.scoring import TransactionInput, transaction_score, transactions_score_batch
+from predictions.selectors import transactions_with_latest_score, transactions_with_predictions_and_reviews
+from predictions.services.audit import RequestAudit, request_audit_begin
+from predictions.services.model_loader import active_model
+from predictions.services.records import TransactionInput, refused_request_record
+from predictions.services.scoring import transaction_score, transactions_score_batch
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -98,7 +100,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """Scoring (scoring clients) and reading (analysts) transactions."""
 
     lookup_field = "transaction_id"
-    lookup_value_regex = f"{rules.TRANSACTION_ID_CHARACTERS}{{1,{rules.TRANSACTION_ID_MAX_LENGTH}}}"
+    lookup_value_regex = rules.TRANSACTION_ID_BODY
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = TransactionFilter
     ordering_fields = ["timestamp", "score", "amount"]
@@ -116,7 +118,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def get_queryset(self) -> QuerySet[Transaction]:
         if self.action == "retrieve":
-            return transaction_with_history()
+            return transactions_with_predictions_and_reviews()
         return transactions_with_latest_score()
 
     def get_serializer_class(self) -> type:

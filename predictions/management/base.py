@@ -1,8 +1,9 @@
 """What every fraudsite management command shares: help with an example, a progress bar, one-line errors.
 
 A command subclasses `FraudsiteCommand`, sets `help` and `example`, and lets its service raise its own
-errors: the ones listed in `expected_errors()`, and a database that cannot be reached, become a one-line
-`CommandError` (exit status 1, no traceback); anything else is a bug and keeps its traceback.
+errors: a DomainError (predictions.errors), a ModelPackageError (model_package.errors), an OSError and a
+database that cannot be reached become a one-line `CommandError` (exit status 1, no traceback); anything
+else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -18,32 +19,12 @@ from django.db import OperationalError
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
+from model_package.errors import ModelPackageError
+from predictions.errors import DomainError
+
 
 class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Django's option order, with the description and the example printed as written."""
-
-
-def expected_errors() -> tuple[type[Exception], ...]:
-    """The domain errors a command reports in one line instead of a traceback."""
-    from model_package.artifacts import ArtifactError
-    from model_package.io import DataFileError
-    from predictions.services.batch import ScoreFileError
-    from predictions.services.export import ExportError
-    from predictions.services.history import LoadError
-    from predictions.services.model_versions import ModelVersionError
-    from predictions.services.retention import PurgeError
-    from predictions.services.training import TrainingError
-
-    return (
-        ArtifactError,
-        DataFileError,
-        ExportError,
-        LoadError,
-        ModelVersionError,
-        PurgeError,
-        ScoreFileError,
-        TrainingError,
-    )
 
 
 def one_line(exc: BaseException) -> str:
@@ -74,7 +55,7 @@ class FraudsiteCommand(BaseCommand):
             return super().execute(*args, **options)
         except CommandError:
             raise
-        except (*expected_errors(), OSError) as exc:
+        except (DomainError, ModelPackageError, OSError) as exc:
             raise CommandError(one_line(exc)) from None
         except OperationalError as exc:  # the database cannot be reached or opened: not a bug of the command
             raise CommandError(f"database: {one_line(exc)} (is DATABASE_URL right, and has `migrate` run?)") from None

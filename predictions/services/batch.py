@@ -2,7 +2,7 @@
 
 The file's rows are scored in time order. Their features are computed once for the whole file by
 model_package.features.feature_table, over one frame made of the stored history the file needs (from
-37 days before its first row) and the file's own rows, which carry is_fraud 0 because their labels are
+FEATURE_LOOKBACK_DAYS before its first row) and the file's own rows, which carry is_fraud 0 because their labels are
 not known yet. That gives each row exactly the features POST transactions/ would have computed had the
 rows been sent one by one in time order. The model scores chunks of rows; each chunk's Transactions and
 Predictions commit together, and the first chunk also commits the job's one ScoringRequest.
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -29,18 +30,22 @@ from django.utils import timezone
 
 from model_package.features import DELAY_DAYS, WINDOW_DAYS, feature_table
 from model_package.predict import Model, Scored
+from predictions.errors import DomainError
 from predictions.models import Label, ModelVersion, Prediction, ScoringRequest, Transaction
-from predictions.services.audit import RequestAudit, request_audit_begin, scoring_request_create
-from predictions.services.history import (
-    REPORTED_BAD_ROWS,
-    BadRow,
-    bulk_write_cache,
-    db_datetimes,
-    insert_rows,
-    json_text,
-    read_transaction_file,
+from predictions.services.audit import RequestAudit, request_audit_begin
+from predictions.services.bulk_sql import bulk_write_cache, db_datetimes, insert_rows
+from predictions.services.loading import REPORTED_BAD_ROWS, BadRow, read_transaction_file
+from predictions.services.model_loader import ModelUnavailable, active_model
+from predictions.services.records import (
+    REASONS,
+    TransactionInput,
+    first_predictions,
+    prediction_columns,
+    replay_problem,
+    scoring_request_create,
+    stored_transactions,
+    transaction_columns,
 )
-from predictions.services.model_registry import ModelUnavailable, active_model
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +57,10 @@ ENDPOINT = "score_file"
 CHUNK_ROWS = 100_000
 SCORING_THREADS = 2
 OUTPUT_COLUMNS = ("transaction_id", "score", "decision", "model_version")
-HISTORY_DAYS = DELAY_DAYS + max(WINDOW_DAYS)  # the oldest row any feature of a transaction reads
-_LOOKUP_BATCH = 900  # ids per IN (...) query, under SQLite's smallest variable limit
+FEATURE_LOOKBACK_DAYS = DELAY_DAYS + max(WINDOW_DAYS)  # the oldest row any feature of a transaction reads
 
 
-class ScoreFileError(Exception):
+class ScoreFileError(DomainError):
     """A file that cannot be scored (no active model, bad file, a race with another writer)."""
 
 
@@ -104,8 +108,7 @@ def transactions_score_file(
     model_version, model = _model()
     result = ScoreFileResult(model_version=model_version.version)
     rows = _read(path, result)
-    stored = _stored(rows["transaction_id"])
-    new, replays = _split(rows, stored, result)
+    new, replays = _split(rows, result)
     if strict and (result.bad or result.refused):
         shown = "; ".join(str(problem) for problem in result.problems[:3])
         raise ScoreFileError(f"{path}: {result.bad + result.refused} rows cannot be scored, nothing stored: {shown}")
@@ -190,78 +193,43 @@ def _read(path: Path, result: ScoreFileResult) -> pd.DataFrame:
 # --- what is stored already -----------------------------------------------------------------
 
 
-def _stored(transaction_ids: pd.Series) -> pd.DataFrame:
-    """The stored transactions among transaction_ids, with their first prediction (NaN score when none)."""
-    pks = _existing_pks(transaction_ids.tolist())
-    records = []
-    for first in range(0, len(pks), _LOOKUP_BATCH):
-        records += Transaction.objects.filter(pk__in=pks[first : first + _LOOKUP_BATCH]).values_list(
-            "pk", "transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "currency", "metadata"
-        )
-    columns = ["pk", "transaction_id", "stored_timestamp", "stored_customer", "stored_terminal", "stored_amount"]
-    stored = pd.DataFrame(records, columns=[*columns, "stored_currency", "stored_metadata"])
-    first = _first_predictions(stored["pk"].tolist())
-    return stored.merge(first, on="pk", how="left")
+def _split(rows: pd.DataFrame, result: ScoreFileResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows to score, and the output rows of the already scored ones; counts the refused ones.
 
-
-def _existing_pks(transaction_ids: list[str]) -> list[int]:
-    """Primary keys of the ids already stored: raw queries (the ORM prepares each value, 5x slower)."""
-    quote = connection.ops.quote_name
-    select = f"SELECT {quote('id')} FROM {quote(Transaction._meta.db_table)} WHERE {quote('transaction_id')}"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{select} = ANY(%s)", [transaction_ids])  # one query, the ids as an array
-            return [row[0] for row in cursor.fetchall()]
-        pks: list[int] = []
-        for first in range(0, len(transaction_ids), _LOOKUP_BATCH):
-            batch = transaction_ids[first : first + _LOOKUP_BATCH]
-            cursor.execute(f"{select} IN ({', '.join(['%s'] * len(batch))})", batch)
-            pks += [row[0] for row in cursor.fetchall()]
-        return pks
-
-
-def _first_predictions(pks: list[int]) -> pd.DataFrame:
-    """Each transaction's first prediction: the answer it was given, as the API replays it."""
-    records = []
-    for first in range(0, len(pks), _LOOKUP_BATCH):
-        records += (
-            Prediction.objects.filter(transaction_id__in=pks[first : first + _LOOKUP_BATCH])
-            .order_by("transaction_id", "scored_at", "id")
-            .values_list("transaction_id", "score", "decision", "model_version__version")
-        )
-    frame = pd.DataFrame(records, columns=["pk", "score", "decision", "model_version"])
-    return frame.drop_duplicates("pk", keep="first")
-
-
-def _split(rows: pd.DataFrame, stored: pd.DataFrame, result: ScoreFileResult) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The rows to score, and the output rows of the already scored ones; counts the refused ones."""
-    if stored.empty:  # the usual first run: nothing to compare
+    A stored id is a replay or refused exactly as the API decides (records.replay_problem).
+    """
+    stored = stored_transactions(rows["transaction_id"].tolist())
+    if not stored:  # the usual first run
         return rows, pd.DataFrame(columns=list(OUTPUT_COLUMNS))
-    merged = rows.merge(stored, on="transaction_id", how="left")
-    is_stored = merged["pk"].notna().to_numpy()
-    same = (
-        (merged["stored_timestamp"] == merged["timestamp"])
-        & (merged["stored_customer"] == merged["customer_id"])
-        & (merged["stored_terminal"] == merged["terminal_id"])
-        & (merged["stored_amount"].astype(float).round(2) == merged["amount"].round(2))
-        & (merged["stored_currency"] == merged["currency"])
-        & merged["stored_metadata"].map(lambda value: value == {})
-    ).to_numpy()
-    scored_before = merged["score"].notna().to_numpy()
-    replay = is_stored & same & scored_before
-    refused = is_stored & ~replay
-    reasons = np.where(same, "already stored (loaded as history) and never scored", "already stored with other content")
-    problems = [
-        BadRow(int(line), f"transaction {tid}: {reason}")
-        for line, tid, reason in zip(
-            merged["line"][refused], merged["transaction_id"][refused], reasons[refused], strict=True
-        )
-    ]
-    result.already_scored = int(replay.sum())
-    result.refused = int(refused.sum())
+    is_stored = rows["transaction_id"].isin(stored.keys()).to_numpy()
+    first = first_predictions(list(stored.values()))
+    replays, problems = [], []
+    for row in rows[is_stored].itertuples(index=False):
+        existing = stored[row.transaction_id]
+        prediction = first.get(existing.pk)
+        problem = replay_problem(existing, _as_input(row), has_prediction=prediction is not None)
+        if problem:
+            problems.append(BadRow(int(row.line), problem))
+        else:
+            replays.append(
+                (row.transaction_id, prediction.score, prediction.decision, prediction.model_version.version)
+            )
+    result.already_scored = len(replays)
+    result.refused = len(problems)
     result.note(sorted(problems, key=lambda problem: problem.line))
-    replays = merged.loc[replay, ["transaction_id", *OUTPUT_COLUMNS[1:]]]
-    return rows[~is_stored].reset_index(drop=True), replays.reset_index(drop=True)
+    return rows[~is_stored].reset_index(drop=True), pd.DataFrame(replays, columns=list(OUTPUT_COLUMNS))
+
+
+def _as_input(row) -> TransactionInput:
+    """A checked file row as the API's input: its amount has at most 2 decimals, so repr gives them back."""
+    return TransactionInput(
+        transaction_id=row.transaction_id,
+        timestamp=row.timestamp.to_pydatetime(),
+        customer_id=row.customer_id,
+        terminal_id=row.terminal_id,
+        amount=Decimal(repr(row.amount)),
+        currency=row.currency,
+    )
 
 
 # --- features -------------------------------------------------------------------------------
@@ -272,7 +240,7 @@ def _features(new: pd.DataFrame) -> np.ndarray:
     if new.empty:
         return np.empty((0, 0))
     history = _history(
-        since=new["timestamp"].iloc[0] - timedelta(days=HISTORY_DAYS),
+        since=new["timestamp"].iloc[0] - timedelta(days=FEATURE_LOOKBACK_DAYS),
         until=new["timestamp"].iloc[-1],
         customers=set(new["customer_id"]),
         terminals=set(new["terminal_id"]),
@@ -336,7 +304,7 @@ def _score_chunk(model: Model, features: np.ndarray) -> tuple[list[Scored], floa
         return [], 0.0
     parts = np.array_split(np.arange(len(features)), min(SCORING_THREADS, max(1, len(features) // 10_000)))
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-        results = pool.map(lambda rows: model.score_many(features[rows], explain="flagged"), parts)
+        results = pool.map(lambda rows: model.score_many(features[rows], explain=REASONS), parts)
         scored = [item for part in results for item in part]
     return scored, (time.perf_counter() - started) * 1000.0 / len(features)
 
@@ -345,34 +313,13 @@ def _prepare(
     chunk: pd.DataFrame, features: np.ndarray, times: list, scored: list[Scored], latency_ms: float, *, model: Model
 ) -> _Prepared:
     """The column lists of a scored chunk's rows."""
-    n = len(chunk)
-    scores = [s.score for s in scored]
-    decisions = [s.decision for s in scored]
-    thresholds = json_text({"review": float(model.thresholds.review), "decline": float(model.thresholds.decline)})
+    predictions = prediction_columns(model=model, features=features, scored=scored, latency_ms=latency_ms)
     return _Prepared(
         chunk=chunk,
-        transactions={
-            "transaction_id": chunk["transaction_id"].tolist(),
-            "timestamp": times,
-            "customer_id": chunk["customer_id"].tolist(),
-            "terminal_id": chunk["terminal_id"].tolist(),
-            "amount": chunk["amount"].tolist(),
-            "currency": chunk["currency"].tolist(),
-            "metadata": ["{}"] * n,
-            "label": [Label.UNKNOWN.value] * n,
-            "label_source": [""] * n,
-            "labelled_at": [None] * n,
-        },
-        predictions={
-            "score": scores,
-            "decision": decisions,
-            "thresholds": [thresholds] * n,
-            "features": _feature_json(features),
-            "reasons": [_reasons_json(s.reasons) for s in scored],
-            "latency_ms": [latency_ms] * n,
-        },
-        scores=scores,
-        decisions=decisions,
+        transactions=transaction_columns(chunk, timestamps=times),
+        predictions=predictions,
+        scores=predictions["score"],
+        decisions=predictions["decision"],
     )
 
 
@@ -434,33 +381,6 @@ def _pks(chunk: pd.DataFrame) -> list[int]:
 
 def _db_datetime(value: pd.Timestamp):
     return connection.ops.adapt_datetimefield_value(value.to_pydatetime())
-
-
-def _feature_json(features: np.ndarray) -> list[str]:
-    """The JSON list of each row's features (model order), with each float's repr (what json.dumps writes).
-
-    Most feature columns (counts, flags, risks) hold few distinct values: those are formatted once per
-    value and looked up, which with repr per value elsewhere takes 1.05 s instead of 1.55 s on 294k rows.
-    """
-    template = "[" + ",".join(["%s"] * features.shape[1]) + "]"
-    columns = []
-    for column in np.asarray(features, dtype=np.float64).T:
-        # Distinct by bit pattern, not by value: -0.0 == 0.0 but their reprs differ.
-        distinct, inverse = np.unique(column.view(np.uint64), return_inverse=True)
-        if len(distinct) * 4 < len(column):
-            texts = np.array([repr(value) for value in distinct.view(np.float64).tolist()], dtype=object)
-            columns.append(texts[inverse].tolist())
-        else:
-            columns.append(map(repr, column.tolist()))
-    return [template % row for row in zip(*columns, strict=True)]
-
-
-def _reasons_json(reasons) -> str:
-    if not reasons:
-        return "[]"  # most rows: an approved score is not explained
-    return json.dumps(
-        [{"feature": r.feature, "value": float(r.value), "contribution": float(r.contribution)} for r in reasons]
-    )
 
 
 # --- output ---------------------------------------------------------------------------------

@@ -7,10 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from predictions.errors import DomainError
+
 ROLES = ("scoring", "analyst")
 
 
-class ApiClientError(Exception):
+class ApiClientError(DomainError):
     """An API client that cannot be created; the message says why in one line."""
 
 

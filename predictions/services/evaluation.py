@@ -15,13 +15,14 @@ import pandas as pd
 from sklearn.metrics import precision_recall_curve
 
 from model_package.evaluate import evaluate_scores
+from predictions.errors import DomainError
 from predictions.models import Decision, Label, ModelVersion, Prediction
 
 DEFAULT_K = 100
 FLAGGED = "review or decline"
 
 
-class EvaluationError(Exception):
+class EvaluationError(DomainError):
     """An evaluation that cannot run (unknown or missing model version); one-line message."""
 
 

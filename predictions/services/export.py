@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from django.db.models import F
 
+from predictions.errors import DomainError
 from predictions.models import ModelVersion, Prediction, Review, ScoringRequest
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ REVIEW_FIELDS = ("transaction_id", "reviewer", "outcome", "notes")
 CSV_COLUMNS = ("record", "id", "at", *dict.fromkeys(REQUEST_FIELDS + PREDICTION_FIELDS + REVIEW_FIELDS))
 
 
-class ExportError(Exception):
+class ExportError(DomainError):
     """An export that cannot run (bad range or format); the message says why."""
 
 

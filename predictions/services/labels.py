@@ -16,42 +16,46 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from django.db import transaction as db_transaction
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from predictions import rules
-from predictions.models import Label, LabelSource, Transaction
+from predictions.errors import DomainError
+from predictions.models import LabelSource, Transaction
 
 logger = logging.getLogger(__name__)
 
-GROUND_TRUTH_LABELS = (Label.FRAUD.value, Label.LEGITIMATE.value)
-LABEL_SOURCES = (LabelSource.REVIEW.value, LabelSource.CHARGEBACK.value)
 IMPORT_COLUMNS = ("transaction_id", "label", "source", "labelled_at")
 IMPORT_CHUNK_ROWS = 500
 REPORTED_PROBLEMS = 20
 
 
-class LabelError(ValueError):
+class LabelError(DomainError):
     """A label that cannot be recorded; the message names the field."""
 
 
-class LabelImportError(Exception):
+class LabelImportError(DomainError):
     """A label file that cannot be imported at all (nothing was imported); the message says why in one line."""
 
 
 def _check_label(*, label: str, source: str, labelled_at: datetime) -> None:
-    if label not in GROUND_TRUTH_LABELS:
-        raise LabelError(f"label: must be one of {', '.join(GROUND_TRUTH_LABELS)}, got {label!r}")
-    if source not in LABEL_SOURCES:
-        raise LabelError(f"source: must be one of {', '.join(LABEL_SOURCES)}, got {source!r}")
+    if label not in rules.GROUND_TRUTH_LABELS:
+        raise LabelError(f"label: {rules.LABEL_MESSAGE}, got {label!r}")
+    if source not in rules.LABEL_SOURCES:
+        raise LabelError(f"source: {rules.LABEL_SOURCE_MESSAGE}, got {source!r}")
     if timezone.is_naive(labelled_at):
-        raise LabelError("labelled_at: must carry a time zone")
+        raise LabelError(f"labelled_at: {rules.LABELLED_AT_MESSAGE}")
 
 
-def replaceable_by(labelled_at: datetime) -> Q:
-    """Transactions whose stored label a label learnt at `labelled_at` may replace (see the module docstring)."""
-    return Q(labelled_at__isnull=True) | Q(label_source__in=["", LabelSource.HISTORY]) | Q(labelled_at__lte=labelled_at)
+def label_may_replace(stored: Transaction, labelled_at: datetime) -> bool:
+    """May a label learnt at `labelled_at` replace the stored one? (The rule in the module docstring.)
+
+    The one statement of the rule: every writer reads the rows under a lock, asks this, then writes.
+    """
+    if stored.labelled_at is None or stored.label_source in ("", LabelSource.HISTORY):
+        return True
+    return stored.labelled_at <= labelled_at
 
 
 def label_record(*, transaction: Transaction, label: str, source: str, labelled_at: datetime | None = None) -> bool:
@@ -62,16 +66,32 @@ def label_record(*, transaction: Transaction, label: str, source: str, labelled_
     labelled_at = labelled_at or timezone.now()
     _check_label(label=label, source=source, labelled_at=labelled_at)
     with db_transaction.atomic():
-        # One conditional UPDATE: a concurrent review cannot slip between a read and a write.
-        changed = (
-            Transaction.objects.filter(pk=transaction.pk)
-            .filter(replaceable_by(labelled_at))
-            .update(label=label, label_source=source, labelled_at=labelled_at)
-        )
+        # Read under a lock (a row lock on PostgreSQL, the write lock on SQLite): no review slips in between.
+        stored = _locked(Transaction.objects.filter(pk=transaction.pk)).get()
+        changed = label_may_replace(stored, labelled_at)
+        if changed:
+            Transaction.objects.filter(pk=stored.pk).update(label=label, label_source=source, labelled_at=labelled_at)
     transaction.refresh_from_db(fields=["label", "label_source", "labelled_at"])
     if changed:
         logger.info("transaction %s labelled %s (%s)", transaction.transaction_id, label, source)
-    return bool(changed)
+    return changed
+
+
+def labels_record_bulk(*, transactions: Iterable[Transaction], label: str, source: str, labelled_at: datetime) -> int:
+    """label_record for many transactions in a fixed number of queries; returns how many changed.
+
+    Must run inside an atomic block (the caller's, with the rows it writes beside the labels).
+    """
+    _check_label(label=label, source=source, labelled_at=labelled_at)
+    stored = _locked(Transaction.objects.filter(pk__in=[tx.pk for tx in transactions]))
+    replaceable = [tx.pk for tx in stored if label_may_replace(tx, labelled_at)]
+    return Transaction.objects.filter(pk__in=replaceable).update(
+        label=label, label_source=source, labelled_at=labelled_at
+    )
+
+
+def _locked(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
+    return queryset.select_for_update().only("pk", "transaction_id", "label", "label_source", "labelled_at")
 
 
 # --- importing a file ------------------------------------------------------------------------------
@@ -218,21 +238,19 @@ def _parse_row(
     field_of = {name: values[index].strip() for name, index in columns.items()}
     transaction_id, label, source = field_of["transaction_id"], field_of["label"], field_of["source"]
     if not rules.TRANSACTION_ID_RE.fullmatch(transaction_id):
-        return Problem(line, f"transaction_id: must be 1-{rules.TRANSACTION_ID_MAX_LENGTH} of A-Z a-z 0-9 . _ : -")
+        return Problem(line, f"transaction_id: {rules.TRANSACTION_ID_MESSAGE}")
     if transaction_id in seen:
-        return Problem(
-            line, f"transaction_id {transaction_id!r} appears earlier in the file (line {seen[transaction_id]})"
-        )
+        return Problem(line, f"transaction_id: {rules.DUPLICATE_IN_FILE_MESSAGE} (line {seen[transaction_id]})")
     seen[transaction_id] = line
-    if label not in GROUND_TRUTH_LABELS:
-        return Problem(line, f"label: must be {' or '.join(GROUND_TRUTH_LABELS)}, got {label!r}")
-    if source not in LABEL_SOURCES:
-        return Problem(line, f"source: must be {' or '.join(LABEL_SOURCES)}, got {source!r}")
+    if label not in rules.GROUND_TRUTH_LABELS:
+        return Problem(line, f"label: {rules.LABEL_MESSAGE}, got {label!r}")
+    if source not in rules.LABEL_SOURCES:
+        return Problem(line, f"source: {rules.LABEL_SOURCE_MESSAGE}, got {source!r}")
     labelled_at = _parse_labelled_at(field_of["labelled_at"])
     if labelled_at is None:
-        return Problem(line, "labelled_at: must be a date (YYYY-MM-DD) or an ISO 8601 time with a time zone")
+        return Problem(line, f"labelled_at: {rules.LABELLED_AT_MESSAGE}")
     if labelled_at > now + rules.FUTURE_TOLERANCE:
-        return Problem(line, "labelled_at: is in the future")
+        return Problem(line, f"labelled_at: {rules.FUTURE_MESSAGE}")
     return LabelRow(line, transaction_id, label, source, labelled_at)
 
 
@@ -254,9 +272,7 @@ def _parse_labelled_at(text: str) -> datetime | None:
 def _apply_chunk(rows: list[LabelRow], report: LabelImportReport) -> None:
     stored = {
         tx.transaction_id: tx
-        for tx in Transaction.objects.select_for_update()
-        .filter(transaction_id__in=[row.transaction_id for row in rows])
-        .only("pk", "transaction_id", "label", "label_source", "labelled_at")
+        for tx in _locked(Transaction.objects.filter(transaction_id__in=[row.transaction_id for row in rows]))
     }
     changed: list[Transaction] = []
     for row in rows:
@@ -265,37 +281,10 @@ def _apply_chunk(rows: list[LabelRow], report: LabelImportReport) -> None:
             report.note_unknown(row)
         elif (tx.label, tx.label_source, tx.labelled_at) == (row.label, row.source, row.labelled_at):
             report.unchanged += 1
-        elif not _may_replace(tx, row.labelled_at):
+        elif not label_may_replace(tx, row.labelled_at):
             report.kept_newer += 1
         else:
             tx.label, tx.label_source, tx.labelled_at = row.label, row.source, row.labelled_at
             changed.append(tx)
     Transaction.objects.bulk_update(changed, ["label", "label_source", "labelled_at"])
     report.imported += len(changed)
-
-
-def _may_replace(tx: Transaction, labelled_at: datetime) -> bool:
-    """The Python twin of replaceable_by(), for rows already read under a lock."""
-    if tx.labelled_at is None or tx.label_source in ("", LabelSource.HISTORY):
-        return True
-    return tx.labelled_at <= labelled_at
-
-
-# --- the analysts' API -------------------------------------------------------------------------------
-
-
-def label_submit(*, transaction_id: str, label: str, source: str, analyst, notes: str = "") -> Transaction:
-    """An analyst's label from the API: a review (a Review row, then the label) or a chargeback (the label only).
-
-    Raises Transaction.DoesNotExist for an unknown transaction_id.
-    """
-    # reviews.py builds on this module, so it is imported here rather than at the top.
-    from predictions.services.reviews import review_record
-
-    transaction = Transaction.objects.get(transaction_id=transaction_id)
-    if source == LabelSource.REVIEW:
-        review_record(transaction=transaction, reviewer=analyst, outcome=label, notes=notes)
-    else:
-        label_record(transaction=transaction, label=label, source=source)
-        logger.info("transaction %s labelled %s from a %s by %s", transaction_id, label, source, analyst)
-    return transaction

@@ -10,12 +10,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from model_package.artifacts import ArtifactError, load_artifact, manifest_sha256
+from predictions.errors import DomainError
 from predictions.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
 
-class ModelVersionError(Exception):
+class ModelVersionError(DomainError):
     """A model version that cannot be registered or activated; the message says why."""
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from model_package.predict import Model
 from predictions.models import ModelVersion, Prediction
-from predictions.services.model_registry import ModelUnavailable, model_for_version
+from predictions.services.model_loader import ModelUnavailable, model_for_version
 
 logger = logging.getLogger(__name__)
 

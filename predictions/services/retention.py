@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from predictions.errors import DomainError
 from predictions.models import Prediction, Review, ScoringRequest, audit_deletion_allowed
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 CHUNK_ROWS = 5_000
 
 
-class PurgeError(Exception):
+class PurgeError(DomainError):
     """A purge that must not run (a retention period that makes no sense); the message says why."""
 
 

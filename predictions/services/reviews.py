@@ -1,4 +1,4 @@
-"""Analyst reviews: each one is a new row in the review history and sets the transaction's label."""
+"""Analyst reviews and labels: a review is a new row in the review history and sets the transaction's label."""
 
 from __future__ import annotations
 
@@ -9,23 +9,33 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
+from predictions import rules
+from predictions.errors import DomainError
 from predictions.models import LabelSource, Review, Transaction
-from predictions.services.labels import GROUND_TRUTH_LABELS, LabelError, label_record, replaceable_by
+from predictions.services.labels import LabelError, label_record, labels_record_bulk
 
 logger = logging.getLogger(__name__)
 
-NOTES_MAX_LENGTH = 2000
 
-
-class ReviewError(ValueError):
+class ReviewError(DomainError):
     """A review that cannot be recorded; the message names the field."""
 
 
+class UnknownTransaction(DomainError):
+    """A label or review for a transaction_id that is not stored."""
+
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__(f"No transaction with transaction_id {transaction_id!r} is stored.")
+
+
 def _check_review(*, outcome: str, notes: str) -> None:
-    if outcome not in GROUND_TRUTH_LABELS:
-        raise ReviewError(f"outcome: must be one of {', '.join(GROUND_TRUTH_LABELS)}, got {outcome!r}")
-    if len(notes) > NOTES_MAX_LENGTH:
-        raise ReviewError(f"notes: at most {NOTES_MAX_LENGTH} characters")
+    if outcome not in rules.GROUND_TRUTH_LABELS:
+        raise ReviewError(f"outcome: {rules.LABEL_MESSAGE}, got {outcome!r}")
+    if len(notes) > rules.NOTES_MAX_LENGTH:
+        raise ReviewError(f"notes: {rules.NOTES_MESSAGE}")
 
 
 def review_record(*, transaction: Transaction, reviewer: AbstractBaseUser, outcome: str, notes: str = "") -> Review:
@@ -57,8 +67,21 @@ def review_record_bulk(
             Review(transaction=tx, reviewer=reviewer, outcome=outcome, notes=notes, reviewed_at=now)
             for tx in transactions
         )
-        Transaction.objects.filter(pk__in=[tx.pk for tx in transactions]).filter(replaceable_by(now)).update(
-            label=outcome, label_source=LabelSource.REVIEW, labelled_at=now
-        )
+        labels_record_bulk(transactions=transactions, label=outcome, source=LabelSource.REVIEW, labelled_at=now)
     logger.info("%d transactions reviewed as %s by %s", len(reviews), outcome, reviewer)
     return reviews
+
+
+def label_submit(
+    *, transaction_id: str, label: str, source: str, analyst: AbstractBaseUser, notes: str = ""
+) -> Transaction:
+    """An analyst's label from the API: a review (a Review row, then the label) or a chargeback (the label only)."""
+    transaction = Transaction.objects.filter(transaction_id=transaction_id).first()
+    if transaction is None:
+        raise UnknownTransaction(transaction_id)
+    if source == LabelSource.REVIEW:
+        review_record(transaction=transaction, reviewer=analyst, outcome=label, notes=notes)
+    else:
+        label_record(transaction=transaction, label=label, source=source)
+        logger.info("transaction %s labelled %s from a %s by %s", transaction_id, label, source, analyst)
+    return transaction

@@ -12,57 +12,38 @@ import contextlib
 import functools
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, TypedDict
 
 import numpy as np
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from model_package.features import history_window, transaction_features
-from model_package.predict import Model, Scored
-from predictions.models import Decision, Label, ModelVersion, Prediction, Transaction
-from predictions.services.audit import RequestAudit, scoring_request_create
-from predictions.services.model_registry import active_model
+from model_package.predict import Model
+from predictions.models import Label, ModelVersion, Prediction, Transaction
+from predictions.services.audit import RequestAudit
+from predictions.services.model_loader import active_model
+from predictions.services.records import (
+    REASONS,
+    DuplicateTransaction,
+    ScoringResult,
+    TransactionInput,
+    first_predictions,
+    prediction_row,
+    replay_problem,
+    scoring_request_create,
+    scoring_result,
+    stored_result,
+    stored_transactions,
+    transaction_row,
+)
 
 # The statuses the API answers with; stored on the request's audit row.
 STATUS_CREATED = 201
 STATUS_REPLAYED = 200
-
-
-@dataclass(frozen=True)
-class TransactionInput:
-    """One validated transaction, as the API received it (see predictions.rules)."""
-
-    transaction_id: str
-    timestamp: datetime
-    customer_id: str
-    terminal_id: str
-    amount: Decimal
-    currency: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-class Reason(TypedDict):
-    feature: str
-    value: float
-    contribution: float
-
-
-class ScoringResult(TypedDict):
-    transaction_id: str
-    score: float
-    decision: str
-    flagged: bool
-    model_version: str
-    reasons: list[Reason]
-    request_id: str | None
-    scored_at: str
 
 
 class BatchItemResult(ScoringResult):
@@ -91,24 +72,16 @@ class BatchOutcome:
         return self.result["created"] == 0
 
 
-class DuplicateTransaction(Exception):
-    """A transaction_id that is already stored with other content, or stored without a score."""
-
-    def __init__(self, conflicts: dict[str, str]) -> None:
-        self.conflicts = conflicts
-        super().__init__("; ".join(f"{where}: {problem}" for where, problem in conflicts.items()))
-
-
 def transaction_score(*, transaction_input: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
     """Score one transaction and store it, or return the stored result of an identical earlier request."""
-    stored = _stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
+    stored = stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
     if stored is not None:
         return _replay(stored=stored, incoming=transaction_input, audit=audit)
     try:
         return _score_new(transaction_input=transaction_input, audit=audit)
     except IntegrityError:
         # A concurrent request stored the same transaction_id between our lookup and our insert.
-        stored = _stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
+        stored = stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
         if stored is None:
             raise
         return _replay(stored=stored, incoming=transaction_input, audit=audit)
@@ -123,22 +96,6 @@ def transactions_score_batch(*, transactions: Sequence[TransactionInput], audit:
         return _score_batch_once(transactions=transactions, audit=audit)
 
 
-def scoring_result(
-    prediction: Prediction, *, transaction_id: str, model_version: str, request_id: uuid.UUID | None
-) -> ScoringResult:
-    """The API's scoring result for a prediction; the same for the first answer and every replay."""
-    return {
-        "transaction_id": transaction_id,
-        "score": prediction.score,
-        "decision": prediction.decision,
-        "flagged": prediction.decision != Decision.APPROVE,
-        "model_version": model_version,
-        "reasons": prediction.reasons,
-        "request_id": str(request_id) if request_id else None,
-        "scored_at": _iso(prediction.scored_at),
-    }
-
-
 # --- one transaction ----------------------------------------------------------------------
 
 
@@ -146,10 +103,10 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
     model_version, model = active_model()
     started = time.perf_counter()
     features = transaction_features_from_history(transaction_input)
-    scored = model.score_one(features)
+    scored = model.score_many(features[np.newaxis, :], explain=REASONS)[0]
     latency_ms = (time.perf_counter() - started) * 1000.0
-    tx = _transaction_row(transaction_input)
-    prediction = _prediction_row(
+    tx = transaction_row(transaction_input)
+    prediction = prediction_row(
         tx, model_version=model_version, model=model, features=features, scored=scored, latency_ms=latency_ms
     )
     result = scoring_result(
@@ -230,14 +187,6 @@ def _history_sql(vendor: str) -> tuple[str, str]:
     )
 
 
-@functools.cache
-def _exists_sql(vendor: str) -> str:
-    """Is a transaction_id stored? As SQL built once per process, like _history_sql."""
-    quote = connection.ops.quote_name
-    meta = Transaction._meta
-    return f"SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('transaction_id').column)} = %s"
-
-
 def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -255,7 +204,7 @@ def _aware(value: datetime | str) -> datetime:
 
 
 def _score_batch_once(*, transactions: Sequence[TransactionInput], audit: RequestAudit) -> BatchOutcome:
-    stored = _stored_transactions([t.transaction_id for t in transactions])
+    stored = stored_transactions([t.transaction_id for t in transactions])
     replays = _batch_replays(transactions=transactions, stored=stored)
     new = [(index, t) for index, t in enumerate(transactions) if t.transaction_id not in stored]
     results: dict[int, BatchItemResult] = {index: {**result, "replayed": True} for index, result in replays.items()}
@@ -294,21 +243,19 @@ def _batch_replays(
     *, transactions: Sequence[TransactionInput], stored: dict[str, Transaction]
 ) -> dict[int, ScoringResult]:
     """Stored results of the batch items already stored; DuplicateTransaction names every conflict."""
-    first_predictions = _first_predictions(
-        [stored[t.transaction_id] for t in transactions if t.transaction_id in stored]
-    )
+    first = first_predictions([stored[t.transaction_id] for t in transactions if t.transaction_id in stored])
     conflicts: dict[str, str] = {}
     replays: dict[int, ScoringResult] = {}
     for index, incoming in enumerate(transactions):
         existing = stored.get(incoming.transaction_id)
         if existing is None:
             continue
-        prediction = first_predictions.get(existing.pk)
-        problem = _replay_problem(existing, incoming, has_prediction=prediction is not None)
+        prediction = first.get(existing.pk)
+        problem = replay_problem(existing, incoming, has_prediction=prediction is not None)
         if problem:
             conflicts[f"items[{index}].transaction_id"] = problem
         else:
-            replays[index] = _stored_result(prediction, transaction_id=existing.transaction_id)
+            replays[index] = stored_result(prediction, transaction_id=existing.transaction_id)
     if conflicts:
         raise DuplicateTransaction(conflicts)
     return replays
@@ -331,11 +278,11 @@ def _batch_predictions(
         by_customer[item.customer_id].append(item)
         by_terminal[item.terminal_id].append(item)
     matrix = np.vstack([vectors[k] for k in range(len(new))])
-    scored = model.score_many(matrix, explain="all")
+    scored = model.score_many(matrix, explain=REASONS)
     latency_ms = (time.perf_counter() - started) * 1000.0 / len(new)
-    tx_rows = [_transaction_row(item) for _, item in new]
+    tx_rows = [transaction_row(item) for _, item in new]
     predictions = [
-        _prediction_row(tx, model_version=model_version, model=model, features=vector, scored=s, latency_ms=latency_ms)
+        prediction_row(tx, model_version=model_version, model=model, features=vector, scored=s, latency_ms=latency_ms)
         for tx, vector, s in zip(tx_rows, matrix, scored, strict=True)
     ]
     return tx_rows, predictions
@@ -349,105 +296,13 @@ def _unique(items: list[TransactionInput]) -> list[TransactionInput]:
 # --- shared -------------------------------------------------------------------------------
 
 
-def _stored_transactions(transaction_ids: list[str]) -> dict[str, Transaction]:
-    # Nearly every request scores a new transaction: a cheap existence check first (see _history_sql).
-    if len(transaction_ids) == 1 and not _fetch(_exists_sql(connection.vendor), transaction_ids):
-        return {}
-    rows = Transaction.objects.filter(transaction_id__in=transaction_ids).order_by()
-    return {row.transaction_id: row for row in rows}
-
-
-def _first_predictions(transactions: list[Transaction]) -> dict[int, Prediction]:
-    """The first prediction of each transaction (the answer its first request got), by transaction pk."""
-    if not transactions:
-        return {}
-    first: dict[int, Prediction] = {}
-    predictions = (
-        Prediction.objects.filter(transaction__in=transactions)
-        .select_related("model_version", "request")
-        .order_by("transaction_id", "scored_at", "id")
-    )
-    for prediction in predictions:
-        first.setdefault(prediction.transaction_id, prediction)
-    return first
-
-
 def _replay(*, stored: Transaction, incoming: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
-    prediction = _first_predictions([stored]).get(stored.pk)
-    problem = _replay_problem(stored, incoming, has_prediction=prediction is not None)
+    prediction = first_predictions([stored]).get(stored.pk)
+    problem = replay_problem(stored, incoming, has_prediction=prediction is not None)
     if problem:
         raise DuplicateTransaction({"transaction_id": problem})
-    result = _stored_result(prediction, transaction_id=stored.transaction_id)
+    result = stored_result(prediction, transaction_id=stored.transaction_id)
     with _write_block():
         scoring_request_create(audit=audit, status_code=STATUS_REPLAYED, response=result, replayed=True)
     audit.recorded = True
     return ScoreOutcome(result=result, replayed=True)
-
-
-def _replay_problem(stored: Transaction, incoming: TransactionInput, *, has_prediction: bool) -> str:
-    """Why a stored transaction cannot answer this request as a replay ('' when it can)."""
-    if not _same_content(stored, incoming):
-        return f"transaction {incoming.transaction_id} is already stored with different content"
-    if not has_prediction:
-        return f"transaction {incoming.transaction_id} is already stored (loaded as history) and was never scored"
-    return ""
-
-
-def _same_content(stored: Transaction, incoming: TransactionInput) -> bool:
-    # Values, not spellings: 42.5 == 42.50 and 10:00+01:00 == 09:00Z are the same transaction.
-    return (
-        stored.timestamp == incoming.timestamp
-        and stored.customer_id == incoming.customer_id
-        and stored.terminal_id == incoming.terminal_id
-        and Decimal(stored.amount) == incoming.amount
-        and stored.currency == incoming.currency
-        and stored.metadata == incoming.metadata
-    )
-
-
-def _transaction_row(item: TransactionInput) -> Transaction:
-    return Transaction(
-        transaction_id=item.transaction_id,
-        timestamp=item.timestamp,
-        customer_id=item.customer_id,
-        terminal_id=item.terminal_id,
-        amount=item.amount,
-        currency=item.currency,
-        metadata=item.metadata,
-    )
-
-
-def _prediction_row(
-    tx: Transaction,
-    *,
-    model_version: ModelVersion,
-    model: Model,
-    features: np.ndarray,
-    scored: Scored,
-    latency_ms: float,
-) -> Prediction:
-    return Prediction(
-        transaction=tx,
-        model_version=model_version,
-        score=float(scored.score),
-        decision=Decision(scored.decision).value,
-        thresholds={"review": float(model.thresholds.review), "decline": float(model.thresholds.decline)},
-        features=[float(value) for value in features],
-        reasons=[
-            {"feature": r.feature, "value": float(r.value), "contribution": float(r.contribution)}
-            for r in scored.reasons
-        ],
-        latency_ms=latency_ms,
-        scored_at=timezone.now(),
-    )
-
-
-def _stored_result(prediction: Prediction, *, transaction_id: str) -> ScoringResult:
-    request_id = prediction.request.request_id if prediction.request is not None else None
-    return scoring_result(
-        prediction, transaction_id=transaction_id, model_version=prediction.model_version.version, request_id=request_id
-    )
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

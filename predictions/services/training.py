@@ -19,16 +19,15 @@ import pandas as pd
 from django.conf import settings
 
 from model_package.artifacts import manifest_sha256, save_artifact
+from model_package.errors import TrainingError
 from model_package.io import read_transactions
-from model_package.train import TrainResult, format_metrics, train_model
+from model_package.report import format_metrics
+from model_package.result import TrainResult
+from model_package.train import train_model
 from predictions.models import Label, ModelVersion, Transaction
 from predictions.services.model_versions import model_version_activate, model_version_register
 
 logger = logging.getLogger(__name__)
-
-
-class TrainingError(Exception):
-    """Training could not produce a model (too little data, bad options); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -92,16 +91,13 @@ def training_frame(*, since: datetime, until: datetime) -> pd.DataFrame:
 
 
 def _train_and_register(frame: pd.DataFrame, *, options: TrainingOptions, activate: bool) -> TrainingOutcome:
-    try:
-        result = train_model(
-            frame,
-            algorithm=options.algorithm,
-            train_start=options.train_start,
-            alert_budget=options.alert_budget,
-            precision_target=options.precision_target,
-        )
-    except ValueError as exc:
-        raise TrainingError(str(exc)) from None
+    result = train_model(
+        frame,
+        algorithm=options.algorithm,
+        train_start=options.train_start,
+        alert_budget=options.alert_budget,
+        precision_target=options.precision_target,
+    )
     existing = _same_model(result)
     created = existing is None
     model_version = existing or _register(result)

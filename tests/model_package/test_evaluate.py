@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from model_package.evaluate import card_precision_at_k, evaluate_scores
+from model_package.evaluate import at_threshold, card_precision_at_k, evaluate_scores
 
 
 def scored(*rows: tuple) -> pd.DataFrame:
@@ -48,3 +49,9 @@ def test_auc_and_ap_are_none_when_there_is_one_class():
     result = evaluate_scores(scored((1, "A", 0.9, 0), (1, "B", 0.4, 0)))
     assert result["auc"] is None
     assert result["average_precision"] is None
+
+
+def test_the_figures_at_a_threshold_count_the_scores_at_or_above_it():
+    scores, labels = np.array([0.9, 0.8, 0.7, 0.2]), np.array([1, 0, 1, 1])
+    assert at_threshold(scores, labels, 0.7, days=2) == {"alerts_per_day": 1.5, "precision": 2 / 3, "recall": 2 / 3}
+    assert at_threshold(scores, labels, 0.95, days=1) == {"alerts_per_day": 0.0, "precision": None, "recall": 0.0}

@@ -2,22 +2,14 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from model_package.errors import TrainingError
 from model_package.features import FEATURE_NAMES, feature_table
 from model_package.io import write_transactions
-from model_package.predict import Thresholds
-from model_package.train import (
-    TrainingError,
-    choose_thresholds,
-    data_fingerprint,
-    format_metrics,
-    main,
-    train_model,
-)
+from model_package.train import data_fingerprint, main, train_model
 
 
 def test_the_default_windows_are_the_latest_that_fit_the_data(quick_results):
@@ -81,49 +73,6 @@ def test_thresholds_are_chosen_on_the_delay_days_before_the_test(quick_results):
     assert {"precision", "recall", "alerts_per_day"} <= set(result.metrics["test"]["review"])
 
 
-SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
-LABELS = np.array([1, 1, 0, 1, 0, 0])
-
-
-def test_review_is_the_lowest_threshold_within_the_alert_budget():
-    thresholds, _ = choose_thresholds(SCORES, LABELS, days=1, alert_budget=4, precision_target=0.8)
-    assert thresholds.review == 0.6  # 0.9, 0.8, 0.7, 0.6: four alerts
-
-
-def test_the_budget_is_per_day_over_all_the_days():
-    thresholds, _ = choose_thresholds(SCORES, LABELS, days=2, alert_budget=1, precision_target=0.8)
-    assert thresholds.review == 0.8  # two days, one alert a day: two alerts
-
-
-def test_decline_is_the_lowest_threshold_reaching_the_precision_target():
-    thresholds, selection = choose_thresholds(SCORES, LABELS, days=1, alert_budget=4, precision_target=0.8)
-    # At 0.6: 3 of 4 are fraud (0.75); at 0.7: 2 of 3; at 0.8: 2 of 2.
-    assert thresholds.decline == 0.8
-    assert selection["decline"]["precision"] == 1.0
-    assert selection["review"] == {"threshold": 0.6, "alerts_per_day": 4.0, "precision": 0.75, "recall": 1.0}
-
-
-def test_tied_scores_never_break_the_budget():
-    thresholds, _ = choose_thresholds(
-        np.array([0.9, 0.5, 0.5, 0.1]), np.zeros(4), days=1, alert_budget=2, precision_target=0.8
-    )
-    assert thresholds.review == 0.9
-
-
-def test_an_unreachable_precision_target_declines_only_at_one():
-    thresholds, _ = choose_thresholds(SCORES, np.zeros(6), days=1, alert_budget=3, precision_target=0.8)
-    assert thresholds == Thresholds(review=0.7, decline=1.0)
-
-
-def test_review_is_never_zero_so_an_approve_stays_possible():
-    thresholds, _ = choose_thresholds(
-        np.array([0.0, 0.0, 0.3]), np.array([0, 0, 1]), days=1, alert_budget=10, precision_target=0.5
-    )
-    assert thresholds.review == 0.3
-    only_zeros, _ = choose_thresholds(np.zeros(3), np.zeros(3), days=1, alert_budget=10, precision_target=0.5)
-    assert only_zeros.review > 0
-
-
 def test_the_forest_is_the_books_row_and_predicts_in_one_thread(small_transactions):
     result = train_model(small_transactions, algorithm="rf", alert_budget=3)
     model = result.pipeline.named_steps["model"]
@@ -170,13 +119,6 @@ def test_the_fingerprint_follows_the_content_not_the_row_order(small_transaction
     assert data_fingerprint(edited) != data_fingerprint(small_transactions)
 
 
-def test_the_metrics_table_shows_the_headline_figures(quick_results):
-    table = format_metrics(quick_results["rf"].metrics)
-    assert "AUC" in table and "CP@100" in table
-    assert f"{quick_results['rf'].metrics['auc']:.3f}" in table
-    assert "review (gap)" in table and "decline (test)" in table
-
-
 def test_the_command_trains_saves_and_prints_the_table(small_transactions, tmp_path, capsys):
     data = tmp_path / "tx.csv"
     write_transactions(small_transactions, data)
@@ -210,3 +152,16 @@ def _written(tmp_path, frame):
     path = tmp_path / "tx.csv"
     write_transactions(frame, path)
     return path
+
+
+def test_the_command_refuses_an_occupied_out_directory_with_one_line(small_transactions, tmp_path, capsys):
+    data = _written(tmp_path, small_transactions)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "notes.txt").write_text("not an artifact")
+    assert (
+        main(["--data", str(data), "--algorithm", "logreg", "--alert-budget", "3", "--out", str(tmp_path / "model")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "not an empty directory" in err
+    assert err.count("\n") == 1

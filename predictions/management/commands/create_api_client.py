@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-from argparse import RawDescriptionHelpFormatter
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from predictions.services.clients import ROLES, ApiClientError, api_client_create
+from predictions.management.base import FraudsiteCommand
+from predictions.services.clients import ROLES, api_client_create
 
 
-class Command(BaseCommand):
+class Command(FraudsiteCommand):
     help = "Create an API client (a user in the scoring or analyst role) and print its token on the last line."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.formatter_class = RawDescriptionHelpFormatter
-        parser.epilog = "example:\n  python manage.py create_api_client acme-checkout --role scoring"
-        return parser
+    example = "python manage.py create_api_client acme-checkout --role scoring"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="the client's user name (letters, digits and @ . + - _)")
         # Checked by the service, not by argparse choices, so a bad role is refused in one line.
         parser.add_argument("--role", required=True, help=f"one of: {', '.join(ROLES)}")
 
-    def handle(self, *args, name: str, role: str, **options) -> None:
-        try:
-            user, token = api_client_create(name=name, role=role)
-        except ApiClientError as exc:
-            raise CommandError(str(exc)) from None
+    def handle(self, *args: Any, name: str, role: str, **options: Any) -> None:
+        user, token = api_client_create(name=name, role=role)
         self.stdout.write(f"Created API client {user.username!r} with role {role}. Its token:")
         self.stdout.write(token.key)

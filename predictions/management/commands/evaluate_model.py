@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError
-
-from predictions.management.base import FraudsiteCommand, one_line, positive_int, since_bound, until_bound
+from predictions.management.base import FraudsiteCommand, positive_int, since_bound, until_bound
 from predictions.services.evaluation import (
     DEFAULT_K,
-    EvaluationError,
     evaluation_format,
     evaluation_plot,
     model_version_evaluate,
@@ -45,12 +42,9 @@ class Command(FraudsiteCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            evaluation = model_version_evaluate(
-                version=options["model_version"], since=options["since"], until=options["until"], k=options["k"]
-            )
-        except EvaluationError as exc:
-            raise CommandError(one_line(exc)) from None
+        evaluation = model_version_evaluate(
+            version=options["model_version"], since=options["since"], until=options["until"], k=options["k"]
+        )
         self.stdout.write(evaluation_format(evaluation))
         if options["plots"]:
             for path in evaluation_plot(evaluation=evaluation, directory=options["plots"]):

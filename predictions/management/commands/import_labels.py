@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError
-
-from predictions.management.base import FraudsiteCommand, one_line
-from predictions.services.labels import LabelImportError, LabelImportReport, labels_import
+from predictions.management.base import FraudsiteCommand
+from predictions.services.labels import LabelImportReport, labels_import
 
 
 class Command(FraudsiteCommand):
@@ -29,10 +27,7 @@ class Command(FraudsiteCommand):
         parser.add_argument("--dry-run", action="store_true", help="check and report, store nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            report = labels_import(path=options["file"], strict=options["strict"], dry_run=options["dry_run"])
-        except LabelImportError as exc:
-            raise CommandError(one_line(exc)) from None
+        report = labels_import(path=options["file"], strict=options["strict"], dry_run=options["dry_run"])
         self._problems(report)
         self.summary(_summary(report))
 

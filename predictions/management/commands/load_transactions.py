@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from predictions.management.base import FraudsiteCommand, positive_int
-from predictions.services import history
-from predictions.services.history import transactions_load
+from predictions.services import loading
+from predictions.services.loading import transactions_load
 
 
 class Command(FraudsiteCommand):
@@ -32,7 +32,7 @@ class Command(FraudsiteCommand):
         parser.add_argument(
             "--chunk-rows",
             type=positive_int,
-            default=history.CHUNK_ROWS,
+            default=loading.CHUNK_ROWS,
             help="rows stored per database transaction (%(default)s); on SQLite the API waits while one is "
             "written, so lower it when the API is busy",
         )

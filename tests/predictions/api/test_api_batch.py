@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from predictions import rules
 from predictions.models import Prediction, ScoringRequest, Transaction
 
 URL = "/api/v1/transactions/batch/"
@@ -63,7 +64,7 @@ def test_a_bad_item_refuses_the_whole_batch_naming_its_index_and_field(
     assert response.status_code == 400
     assert response.json()["fields"] == {
         "items[1].colour": ["Unknown field."],
-        "items[3].amount": ["Ensure that there are no more than 2 decimal places."],
+        "items[3].amount": [rules.AMOUNT_PLACES_MESSAGE],
     }
     assert Transaction.objects.count() == 0
     assert ScoringRequest.objects.get().status_code == 400

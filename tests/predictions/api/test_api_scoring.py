@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from predictions import rules
 from predictions.models import Prediction, ScoringRequest, Transaction
 
 URL = "/api/v1/transactions/"
@@ -194,7 +195,7 @@ def test_metadata_over_4_kib_is_refused(scoring_client, active_model_version, tr
     response = post(scoring_client, transaction_payload(metadata=metadata))
 
     assert response.status_code == 400
-    assert response.json()["fields"]["metadata"] == ["metadata is 4097 bytes as compact JSON; the limit is 4096."]
+    assert response.json()["fields"]["metadata"] == ["is 4097 bytes as compact JSON; the limit is 4096"]
 
 
 def test_a_timestamp_up_to_5_minutes_ahead_is_accepted_beyond_it_refused(
@@ -206,7 +207,7 @@ def test_a_timestamp_up_to_5_minutes_ahead_is_accepted_beyond_it_refused(
     assert post(scoring_client, transaction_payload(timestamp=soon)).status_code == 201
     response = post(scoring_client, transaction_payload(timestamp=later))
     assert response.status_code == 400
-    assert response.json()["fields"] == {"timestamp": ["The timestamp is more than 5 minutes in the future."]}
+    assert response.json()["fields"] == {"timestamp": [rules.FUTURE_MESSAGE]}
 
 
 def test_a_body_that_is_not_an_object_is_refused(scoring_client, active_model_version):
@@ -324,13 +325,13 @@ def test_a_concurrent_request_with_the_same_id_becomes_a_replay(
     first = post(scoring_client, body).json()
     from predictions.services import scoring
 
-    real_lookup = scoring._stored_transactions
+    real_lookup = scoring.stored_transactions
     lookups = iter([{}])
 
     def lookup_that_misses_once(ids):
         return next(lookups, None) or real_lookup(ids)
 
-    with mock.patch.object(scoring, "_stored_transactions", side_effect=lookup_that_misses_once):
+    with mock.patch.object(scoring, "stored_transactions", side_effect=lookup_that_misses_once):
         response = post(scoring_client, body)
 
     assert response.status_code == 200
@@ -385,7 +386,7 @@ def test_when_the_database_fails_it_is_503_without_details(scoring_client, activ
     from django.db import OperationalError
 
     failure = OperationalError("could not connect to server at 10.0.0.7")
-    with mock.patch("predictions.services.scoring._stored_transactions", side_effect=failure):
+    with mock.patch("predictions.services.scoring.stored_transactions", side_effect=failure):
         response = post(scoring_client, transaction_payload())
 
     assert response.status_code == 503

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from django.core.management.base import CommandError
 
+from predictions import rules
 from predictions.models import Label, Transaction
 
 
@@ -40,7 +41,7 @@ def test_bad_rows_are_reported_on_stderr_with_their_line(run, tmp_path):
 
     ran = run("load_transactions", path)
 
-    assert ran.err.strip() == "skipped line 3: timestamp: must be an ISO 8601 time with a time zone"
+    assert ran.err.strip() == f"skipped line 3: timestamp: {rules.TIMESTAMP_MESSAGE}"
     assert "1 stored, 0 already stored, 1 bad (skipped)" in ran.summary
 
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-import math
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,8 +9,8 @@ import pytest
 
 from model_package.features import history_window, transaction_features
 from predictions.models import Decision, Label, Prediction, ScoringRequest, Transaction
-from predictions.services.batch import ScoreFileError, _feature_json, transactions_score_file
-from predictions.services.history import transactions_load
+from predictions.services.batch import ScoreFileError, transactions_score_file
+from predictions.services.loading import transactions_load
 
 RECENT_FROM = pd.Timestamp("2026-03-04", tz="UTC")
 
@@ -153,7 +151,7 @@ def test_a_transaction_stored_with_other_content_is_refused_and_reported(
     result = transactions_score_file(path=files["recent"], out=tmp_path / "scores.csv")
 
     assert (result.refused, result.scored) == (1, len(recent) - 1)
-    assert "already stored with other content" in result.problems[0].reason
+    assert "already stored with different content" in result.problems[0].reason  # the API's words
     assert result.problems[0].line == 2  # the first data row of the file
     assert not Prediction.objects.filter(transaction__transaction_id=clash["transaction_id"]).exists()
 
@@ -191,16 +189,3 @@ def test_only_flagged_predictions_carry_reasons(with_history, active_model_versi
     flagged = Prediction.objects.exclude(decision=Decision.APPROVE)
     assert any(flagged.values_list("reasons", flat=True)) == flagged.exists()
     assert np.isfinite(list(Prediction.objects.values_list("latency_ms", flat=True))).all()
-
-
-def test_the_feature_json_reads_back_as_the_exact_floats_of_each_row():
-    # Repeated values take the looked-up path, distinct ones the per-value path; json.loads is the reader.
-    # Columns: repeated, distinct, signed zero.
-    features = np.array([[1.0, 0.1 * i, -0.0 if i % 2 else 0.0] for i in range(40)])
-
-    texts = _feature_json(features)
-
-    for text, row in zip(texts, features.tolist(), strict=True):
-        stored = json.loads(text)
-        assert stored == row
-        assert math.copysign(1.0, stored[2]) == math.copysign(1.0, row[2])

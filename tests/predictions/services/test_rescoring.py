@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from predictions.models import ModelVersion, Prediction
 from predictions.services.batch import transactions_score_file
-from predictions.services.history import transactions_load
+from predictions.services.loading import transactions_load
 from predictions.services.rescoring import predictions_verify
 
 SCORED_FROM = pd.Timestamp("2026-03-04", tz="UTC")

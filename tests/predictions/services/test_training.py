@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 
 from model_package.artifacts import manifest_sha256
+from model_package.errors import TrainingError
 from predictions.models import ModelVersion
-from predictions.services.history import transactions_load
+from predictions.services.loading import transactions_load
 from predictions.services.training import (
-    TrainingError,
     TrainingOptions,
     model_train_from_db,
     model_train_from_file,

@@ -1,4 +1,4 @@
-"""services.model_registry: the one cached, hash-verified model loader."""
+"""services.model_loader: the one cached, hash-verified model loader."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from unittest import mock
 import pytest
 
 from predictions.models import ModelVersion
-from predictions.services import model_registry
-from predictions.services.model_registry import ModelUnavailable, active_model, clear_cache, model_for_version
+from predictions.services import model_loader
+from predictions.services.model_loader import ModelUnavailable, active_model, clear_cache, model_for_version
 from predictions.services.model_versions import model_version_activate, model_version_register
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def second_artifact(small_transactions, tmp_path_factory):
 
 
 def count_loads():
-    return mock.patch.object(model_registry, "load_artifact", wraps=model_registry.load_artifact)
+    return mock.patch.object(model_loader, "load_artifact", wraps=model_loader.load_artifact)
 
 
 def test_without_an_active_version_it_raises_model_unavailable():
@@ -122,20 +122,20 @@ def test_a_failed_load_is_retried_after_a_pause_not_on_every_request(active_mode
                 active_model()
         assert load.call_count == 1
         later = time.monotonic() + 60
-        with mock.patch.object(model_registry.time, "monotonic", return_value=later), pytest.raises(ModelUnavailable):
+        with mock.patch.object(model_loader.time, "monotonic", return_value=later), pytest.raises(ModelUnavailable):
             active_model()
         assert load.call_count == 2
 
 
 def test_threads_asking_at_once_share_one_load(active_model_version):
-    real_load = model_registry.load_artifact
+    real_load = model_loader.load_artifact
 
     def slow_load(*args, **kwargs):
         time.sleep(0.2)  # long enough for every thread to arrive while the first is loading
         return real_load(*args, **kwargs)
 
     models = []
-    with mock.patch.object(model_registry, "load_artifact", side_effect=slow_load) as load:
+    with mock.patch.object(model_loader, "load_artifact", side_effect=slow_load) as load:
         threads = [
             threading.Thread(target=lambda: models.append(model_for_version(active_model_version))) for _ in range(8)
         ]

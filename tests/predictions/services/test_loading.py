@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from predictions.models import Label, LabelSource, Transaction
-from predictions.services.history import LoadError, transactions_load
+from predictions.services.loading import LoadError, transactions_load
 
 
 def aware(*args: int) -> datetime:
@@ -84,7 +84,7 @@ BAD_ROWS = {
     "TX6,yesterday,C1,T1,1.00,0": "timestamp: must be an ISO 8601 time with a time zone",
     "TX7,2026-01-05T10:00:00Z,,T1,1.00,0": "customer_id",
     "TX8,2026-01-05T10:00:00Z,C1,T1,-1.00,0": "amount: must be at least 0",
-    "TX9,2026-01-05T10:00:00Z,C1,T1,1.005,0": "amount: at most 2 decimal places",
+    "TX9,2026-01-05T10:00:00Z,C1,T1,1.005,0": "amount: must have at most 2 decimal places",
     "TX10,2026-01-05T10:00:00Z,C1,T1,1000000000.01,0": "amount: must be at most",
     "TX11,2026-01-05T10:00:00Z,C1,T1,ten,0": "amount: must be a decimal number",
     "TX12,2026-01-05T10:00:00Z,C1,T1,1.00,2": "is_fraud: must be 0 or 1",

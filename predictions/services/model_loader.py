@@ -16,6 +16,7 @@ from pathlib import Path
 from model_package.artifacts import ArtifactError, load_artifact
 from model_package.features import FEATURE_NAMES
 from model_package.predict import Model
+from predictions.errors import DomainError
 from predictions.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,11 @@ _models: dict[_CacheKey, Model] = {}
 _failures: dict[_CacheKey, tuple[float, str]] = {}
 
 
-class ModelUnavailable(Exception):
+class ModelUnavailable(DomainError):
     """No model can score now: none is active, or its artifact cannot be loaded and verified."""
+
+    status_code = 503
+    code = "model_unavailable"
 
 
 def active_model() -> tuple[ModelVersion, Model]:
