@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,8 @@ AMOUNT_MAX_DIGITS = 12
 
 # timestamp: must carry a time zone and be at most this far in the future (clock skew between systems).
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# ... and not before 1970: a history window reaches weeks back from it, and every step must stay a date.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 
 # metadata: a JSON object of at most this many bytes, measured as compact UTF-8 JSON (see metadata_size).
 METADATA_MAX_BYTES = 4 * 1024
@@ -72,7 +74,8 @@ NOTES_MAX_LENGTH = 2000
 TRANSACTION_ID_MESSAGE = f"must be 1-{TRANSACTION_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -"
 PARTY_ID_MESSAGE = f"must be 1-{PARTY_ID_MAX_LENGTH} characters, not blank"
 TIMESTAMP_MESSAGE = (
-    "must be an ISO 8601 time with a time zone, such as 2026-01-31T12:00:00Z or 2026-01-31T13:00:00+01:00"
+    "must be an ISO 8601 time with a time zone, in 1970 or later, such as 2026-01-31T12:00:00Z"
+    " or 2026-01-31T13:00+01:00"
 )
 FUTURE_MESSAGE = f"is more than {int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes in the future"
 AMOUNT_NUMBER_MESSAGE = "must be a decimal number"

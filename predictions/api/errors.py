@@ -3,7 +3,7 @@
 Every 4xx and 5xx answer under /api/ has this body (see "Errors" in README.md):
 
     {"status": 400, "code": "invalid", "detail": "1 field is not valid.",
-     "fields": {"items[3].amount": ["Ensure that there are no more than 2 decimal places."]},
+     "fields": {"items[3].amount": ["must have at most 2 decimal places"]},
      "request_id": "6f1c..."}
 
 `fields` names each bad field (with the item index in a batch) and is empty for other errors;

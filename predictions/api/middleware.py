@@ -1,4 +1,4 @@
-"""Refuse oversized API request bodies (413) before anything reads or parses them."""
+"""Refuse API request bodies that cannot be read whole: too large (413) or without a length (411)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ from predictions.api.errors import COMPACT_JSON, error_body
 from predictions.services.audit import request_audit_begin
 from predictions.services.records import refused_request_record
 
+# A refused body up to this size is read and thrown away before the 413 is sent: a client that sends
+# without "Expect: 100-continue" is still sending, and a server that closes on unread data resets the
+# connection, so the client would see the reset instead of the answer. Beyond it, the answer is sent anyway.
+DRAIN_MAX_BYTES = 16 * 1024 * 1024
+_DRAIN_BLOCK = 64 * 1024
+
 
 class BodySizeLimitMiddleware:
-    """413 for an /api/ request whose Content-Length exceeds settings.FRAUDSITE_MAX_BODY_BYTES.
+    """413 for an /api/ request whose Content-Length exceeds settings.FRAUDSITE_MAX_BODY_BYTES, 411 for a
+    chunked one (Django reads a body by its Content-Length only, so it would see an empty body).
 
-    The check uses the declared length, so the body is never read. A body sent without a
-    Content-Length (chunked) is not read by Django at all (it sees an empty body).
+    The check uses the declared length, so the refused body is never parsed.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -25,27 +31,42 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/api/"):
+            if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return _refuse(
+                    request,
+                    status_code=411,
+                    code="length_required",
+                    detail="Send the body with a Content-Length header; chunked transfer encoding is not accepted.",
+                )
             length = _content_length(request)
             limit = settings.FRAUDSITE_MAX_BODY_BYTES
             if length > limit:
-                return _refuse(request, length=length, limit=limit)
+                _drain(request, length)
+                detail = f"The request body is {length} bytes; the limit is {limit} bytes."
+                return _refuse(request, status_code=413, code="payload_too_large", detail=detail)
         return self.get_response(request)
 
 
-def _refuse(request: HttpRequest, *, length: int, limit: int) -> HttpResponse:
-    body = error_body(
-        status_code=413,
-        code="payload_too_large",
-        detail=f"The request body is {length} bytes; the limit is {limit} bytes.",
-    )
+def _drain(request: HttpRequest, length: int) -> None:
+    stream = request.META.get("wsgi.input")
+    left = min(length, DRAIN_MAX_BYTES)
+    while stream is not None and left > 0:
+        block = stream.read(min(left, _DRAIN_BLOCK))
+        if not block:
+            return
+        left -= len(block)
+
+
+def _refuse(request: HttpRequest, *, status_code: int, code: str, detail: str) -> HttpResponse:
+    body = error_body(status_code=status_code, code=code, detail=detail)
     endpoint = _scoring_endpoint(request)
     if endpoint is not None:
         # A refused scoring request is audited too; its body is never read, so none is kept.
         audit = request_audit_begin(endpoint=endpoint, body=b"", remote_addr=request.META.get("REMOTE_ADDR"))
         audit.body_truncated = True
         body["request_id"] = str(audit.request_id)
-        refused_request_record(audit=audit, status_code=413, response=body, error="payload_too_large")
-    return JsonResponse(body, status=413, json_dumps_params=COMPACT_JSON)
+        refused_request_record(audit=audit, status_code=status_code, response=body, error=code)
+    return JsonResponse(body, status=status_code, json_dumps_params=COMPACT_JSON)
 
 
 def _scoring_endpoint(request: HttpRequest) -> str | None:

@@ -44,14 +44,20 @@ class StrictSerializer(serializers.Serializer):
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date and time that must name its time zone (Z or an offset); stored in UTC."""
 
-    default_error_messages = {"naive": rules.TIMESTAMP_MESSAGE, "invalid": rules.TIMESTAMP_MESSAGE}
+    default_error_messages = dict.fromkeys(("naive", "invalid", "overflow", "date"), rules.TIMESTAMP_MESSAGE)
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip()) if value.strip() else None
+            try:
+                parsed = parse_datetime(value.strip()) if value.strip() else None
+            except ValueError:  # a well-formed time that is no time, such as an offset of +25:00
+                self.fail("invalid")
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
-        return super().to_internal_value(value)
+        moment = super().to_internal_value(value)
+        if moment < rules.EARLIEST_TIMESTAMP:
+            self.fail("invalid")
+        return moment
 
 
 class TransactionInSerializer(StrictSerializer):

@@ -2,10 +2,11 @@
 
 The file's rows are scored in time order. Their features are computed once for the whole file by
 model_package.features.feature_table, over one frame made of the stored history the file needs (from
-FEATURE_LOOKBACK_DAYS before its first row) and the file's own rows, which carry is_fraud 0 because their labels are
-not known yet. That gives each row exactly the features POST transactions/ would have computed had the
-rows been sent one by one in time order. The model scores chunks of rows; each chunk's Transactions and
-Predictions commit together, and the first chunk also commits the job's one ScoringRequest.
+FEATURE_LOOKBACK_DAYS before its first row) and the file's own rows, which carry is_fraud 0 because
+their labels are not known yet. That gives each row exactly the features POST transactions/ would have
+computed had the rows been sent one by one in time order. The model scores chunks of rows; each chunk's
+Transactions and Predictions commit together, and the first chunk also commits the job's one
+ScoringRequest. What the rows hold is services.records' decision, as for the API.
 """
 
 from __future__ import annotations

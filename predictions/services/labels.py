@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 from predictions import rules
 from predictions.errors import DomainError
 from predictions.models import LabelSource, Transaction
+from predictions.services.loading import BadRow
 
 logger = logging.getLogger(__name__)
 
@@ -98,17 +99,6 @@ def _locked(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """A row that was not imported: its line in the file (header = line 1) and why."""
-
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
-
-
-@dataclass(frozen=True)
 class LabelRow:
     line: int
     transaction_id: str
@@ -128,8 +118,8 @@ class LabelImportReport:
     kept_newer: int = 0
     bad: int = 0
     unknown: int = 0
-    bad_rows: list[Problem] = field(default_factory=list)
-    unknown_ids: list[Problem] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    unknown_ids: list[BadRow] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -137,7 +127,7 @@ class LabelImportReport:
         """True when every row of the file is now stored (imported, or already there)."""
         return self.bad == 0 and self.unknown == 0
 
-    def note_bad(self, problem: Problem) -> None:
+    def note_bad(self, problem: BadRow) -> None:
         self.bad += 1
         if len(self.bad_rows) < REPORTED_PROBLEMS:
             self.bad_rows.append(problem)
@@ -145,7 +135,7 @@ class LabelImportReport:
     def note_unknown(self, row: LabelRow) -> None:
         self.unknown += 1
         if len(self.unknown_ids) < REPORTED_PROBLEMS:
-            self.unknown_ids.append(Problem(row.line, f"unknown transaction_id {row.transaction_id!r}"))
+            self.unknown_ids.append(BadRow(row.line, f"unknown transaction_id {row.transaction_id!r}"))
 
 
 def labels_import(
@@ -205,7 +195,7 @@ def _read_label_file(path: Path, report: LabelImportReport) -> Iterator[LabelRow
                     continue  # blank lines, often at the end of a file
                 report.rows += 1
                 row_or_problem = _parse_row(reader.line_num, values, columns=columns, seen=seen, now=now)
-                if isinstance(row_or_problem, Problem):
+                if isinstance(row_or_problem, BadRow):
                     report.note_bad(row_or_problem)
                 else:
                     yield row_or_problem
@@ -232,25 +222,25 @@ def _read_header(path: Path, reader: Iterable[list[str]]) -> dict[str, int]:
 
 def _parse_row(
     line: int, values: list[str], *, columns: dict[str, int], seen: dict[str, int], now: datetime
-) -> LabelRow | Problem:
+) -> LabelRow | BadRow:
     if len(values) != len(columns):
-        return Problem(line, f"expected {len(columns)} fields, found {len(values)}")
+        return BadRow(line, f"expected {len(columns)} fields, found {len(values)}")
     field_of = {name: values[index].strip() for name, index in columns.items()}
     transaction_id, label, source = field_of["transaction_id"], field_of["label"], field_of["source"]
     if not rules.TRANSACTION_ID_RE.fullmatch(transaction_id):
-        return Problem(line, f"transaction_id: {rules.TRANSACTION_ID_MESSAGE}")
+        return BadRow(line, f"transaction_id: {rules.TRANSACTION_ID_MESSAGE}")
     if transaction_id in seen:
-        return Problem(line, f"transaction_id: {rules.DUPLICATE_IN_FILE_MESSAGE} (line {seen[transaction_id]})")
+        return BadRow(line, f"transaction_id: {rules.DUPLICATE_IN_FILE_MESSAGE} (line {seen[transaction_id]})")
     seen[transaction_id] = line
     if label not in rules.GROUND_TRUTH_LABELS:
-        return Problem(line, f"label: {rules.LABEL_MESSAGE}, got {label!r}")
+        return BadRow(line, f"label: {rules.LABEL_MESSAGE}, got {label!r}")
     if source not in rules.LABEL_SOURCES:
-        return Problem(line, f"source: {rules.LABEL_SOURCE_MESSAGE}, got {source!r}")
+        return BadRow(line, f"source: {rules.LABEL_SOURCE_MESSAGE}, got {source!r}")
     labelled_at = _parse_labelled_at(field_of["labelled_at"])
     if labelled_at is None:
-        return Problem(line, f"labelled_at: {rules.LABELLED_AT_MESSAGE}")
+        return BadRow(line, f"labelled_at: {rules.LABELLED_AT_MESSAGE}")
     if labelled_at > now + rules.FUTURE_TOLERANCE:
-        return Problem(line, f"labelled_at: {rules.FUTURE_MESSAGE}")
+        return BadRow(line, f"labelled_at: {rules.FUTURE_MESSAGE}")
     return LabelRow(line, transaction_id, label, source, labelled_at)
 
 

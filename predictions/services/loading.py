@@ -244,7 +244,8 @@ def _check_timestamps(text: pd.Series, fail) -> pd.Series:
         others = ~has_zone
         suffix = text[others].str.strip().str.contains(rules.TIME_ZONE_SUFFIX_PATTERN, regex=True)
         has_zone[others] = suffix.to_numpy()
-    fail(parsed.isna().to_numpy() | ~has_zone, f"timestamp: {rules.TIMESTAMP_MESSAGE}")
+    early = (parsed < pd.Timestamp(rules.EARLIEST_TIMESTAMP)).to_numpy()
+    fail(parsed.isna().to_numpy() | ~has_zone | early, f"timestamp: {rules.TIMESTAMP_MESSAGE}")
     latest = pd.Timestamp(timezone.now() + rules.FUTURE_TOLERANCE)
     fail(parsed > latest, f"timestamp: {rules.FUTURE_MESSAGE}")
     return parsed

@@ -225,8 +225,8 @@ def prediction_columns(
     """
     n = len(scored)
     return {
-        "score": [float(s.score) for s in scored],
-        "decision": [Decision(s.decision).value for s in scored],
+        "score": [s.score for s in scored],  # already floats and Decision values (model_package.predict)
+        "decision": [s.decision for s in scored],
         "thresholds": [json_text(_thresholds(model))] * n,
         "features": _features_json(features),
         "reasons": [json_text(_reasons(s)) if s.reasons else "[]" for s in scored],

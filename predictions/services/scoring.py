@@ -89,11 +89,15 @@ def transaction_score(*, transaction_input: TransactionInput, audit: RequestAudi
 
 def transactions_score_batch(*, transactions: Sequence[TransactionInput], audit: RequestAudit) -> BatchOutcome:
     """Score a batch (ids unique within it) in one atomic write; stored identical items are replayed."""
-    try:
-        return _score_batch_once(transactions=transactions, audit=audit)
-    except IntegrityError:
-        # A concurrent request stored some of these ids after our lookup; now they replay or conflict.
-        return _score_batch_once(transactions=transactions, audit=audit)
+    # A concurrent request may store some of these ids between our lookup and our insert: then the
+    # attempt rolls back and the next one replays them (or refuses them as conflicts). Each failed
+    # attempt found at least one more id stored, so there are at most as many as there are items.
+    for _ in range(len(transactions)):
+        try:
+            return _score_batch_once(transactions=transactions, audit=audit)
+        except IntegrityError:
+            continue
+    return _score_batch_once(transactions=transactions, audit=audit)
 
 
 # --- one transaction ----------------------------------------------------------------------
@@ -229,7 +233,9 @@ def _score_batch_once(*, transactions: Sequence[TransactionInput], audit: Reques
     }
     status = STATUS_CREATED if new else STATUS_REPLAYED
     with _write_block():
-        Transaction.objects.bulk_create(tx_rows)
+        # In id order, the order every batch takes the unique index's locks in: two overlapping batches on
+        # PostgreSQL then wait for each other instead of deadlocking.
+        Transaction.objects.bulk_create(sorted(tx_rows, key=lambda tx: tx.transaction_id))
         request = scoring_request_create(audit=audit, status_code=status, response=body, replayed=not new)
         for prediction in predictions:
             # bulk_create has filled in the transactions' primary keys (PostgreSQL, SQLite >= 3.35).

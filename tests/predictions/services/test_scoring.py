@@ -167,6 +167,33 @@ def test_a_batch_that_loses_a_race_replays_the_winners_rows(active_model_version
     assert Prediction.objects.count() == 2
 
 
+def test_a_batch_that_loses_two_races_in_a_row_replays_both_winners(active_model_version):
+    # 16 overlapping batches: after losing to one, a batch can lose again to another before it commits.
+    first_winner = transaction_score(transaction_input=tx("race-1"), audit=audit())
+    real_lookup = scoring.stored_transactions
+    second_winner = {}
+
+    def lookup(ids):
+        if not second_winner:
+            # The lookup misses race-1, stored by the first winner just before.
+            second_winner["outcome"] = scoring._score_new(transaction_input=tx("race-2", amount="5.00"), audit=audit())
+            return {}
+        if len(second_winner) == 1:
+            second_winner["seen"] = True  # the retry sees race-1 but misses race-2, stored meanwhile
+            return {tid: row for tid, row in real_lookup(ids).items() if tid != "race-2"}
+        return real_lookup(ids)
+
+    with mock.patch.object(scoring, "stored_transactions", side_effect=lookup):
+        outcome = transactions_score_batch(transactions=[tx("race-1"), tx("race-2", amount="5.00")], audit=audit())
+
+    results = outcome.result["results"]
+    assert results == [
+        {**first_winner.result, "replayed": True},
+        {**second_winner["outcome"].result, "replayed": True},
+    ]
+    assert Prediction.objects.count() == 2
+
+
 def test_batch_items_at_one_terminal_count_earlier_items_once(active_model_version):
     # An earlier item of the same customer AND terminal is history for both windows, but one transaction.
     earlier = tx("b-1", timestamp=T - timedelta(days=8))
