@@ -7,11 +7,13 @@ misconfigured deployment stops at start-up instead of misbehaving later.
 from __future__ import annotations
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_HEADER_NAME = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 
 
 def env_str(name: str, default: str | None = None) -> str:
@@ -62,3 +64,13 @@ def env_rate(name: str, default: str) -> str | None:
     if not count.isdigit() or period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
         raise ImproperlyConfigured(f"{name} must look like '100/minute' (or 'none'), got {raw!r}")
     return raw
+
+
+def env_header(name: str) -> str | None:
+    """An HTTP header name such as 'X-Forwarded-Proto', as its request.META key; None when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not _HEADER_NAME.fullmatch(raw):
+        raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-Proto, got {raw!r}")
+    return "HTTP_" + raw.upper().replace("-", "_")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,16 @@ def test_debug_may_run_without_a_secret_key(tmp_path):
         ({"SECRET_KEY": "s", "THROTTLE_SCORING": "fast"}, "THROTTLE_SCORING must look like '100/minute'"),
         ({"SECRET_KEY": "s", "DATABASE_URL": "nonsense://db"}, "DATABASE_URL"),
         ({"SECRET_KEY": "s", "FRAUDSITE_DEFAULT_CURRENCY": "euro"}, "FRAUDSITE_DEFAULT_CURRENCY"),
+        ({"SECRET_KEY": "s", "SECURE_HSTS_SECONDS": "1 year"}, "SECURE_HSTS_SECONDS must be an integer"),
+        ({"SECRET_KEY": "s", "SECURE_HSTS_SECONDS": "-1"}, "SECURE_HSTS_SECONDS must be at least 0"),
+        ({"SECRET_KEY": "s", "SECURE_HSTS_PRELOAD": "please"}, "SECURE_HSTS_PRELOAD must be a boolean"),
+        ({"SECRET_KEY": "s", "SECURE_SSL_REDIRECT": "always"}, "SECURE_SSL_REDIRECT must be a boolean"),
+        ({"SECRET_KEY": "s", "SESSION_COOKIE_SECURE": "y"}, "SESSION_COOKIE_SECURE must be a boolean"),
+        ({"SECRET_KEY": "s", "CSRF_COOKIE_SECURE": "2"}, "CSRF_COOKIE_SECURE must be a boolean"),
+        (
+            {"SECRET_KEY": "s", "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"},
+            "SECURE_PROXY_SSL_HEADER must be an HTTP header name such as X-Forwarded-Proto",
+        ),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, named):
@@ -74,3 +85,59 @@ def test_a_command_whose_database_cannot_be_opened_exits_with_one_line(tmp_path)
     assert result.stderr.splitlines() == [
         "CommandError: database: unable to open database file (is DATABASE_URL right, and has `migrate` run?)"
     ]
+
+
+def readme_production_env() -> dict[str, str]:
+    """The variables of README.md's Production block, with a fresh secret key in place of its placeholder."""
+    section = (ROOT / "README.md").read_text().split("\n## Production\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```dotenv\n", 1)[1].split("```", 1)[0]
+    env = dict(line.split("=", 1) for line in block.splitlines() if line.strip() and not line.startswith("#"))
+    assert env["SECRET_KEY"].startswith("<"), "the README must show a placeholder, never a usable key"
+    return {**env, "SECRET_KEY": secrets.token_urlsafe(50)}
+
+
+def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    return fresh_python(tmp_path, "manage.py", "check", "--deploy", "--fail-level", "WARNING", **env)
+
+
+def test_the_readme_production_variables_pass_check_deploy_without_a_warning(tmp_path):
+    env = readme_production_env()
+
+    result = check_deploy(tmp_path, **env)
+
+    output = result.stdout + result.stderr
+    assert env["DEBUG"] == "0"
+    assert result.returncode == 0, output
+    assert "WARNINGS" not in output
+    assert "(security.W" not in output
+    assert "System check identified no issues" in output
+
+
+def test_check_deploy_warns_without_the_production_variables(tmp_path):
+    result = check_deploy(tmp_path, DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50))
+
+    assert result.returncode == 1
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stderr
+
+
+def test_check_deploy_warns_about_a_short_secret_key(tmp_path):
+    result = check_deploy(tmp_path, **{**readme_production_env(), "SECRET_KEY": "short"})
+
+    assert result.returncode == 1
+    assert "security.W009" in result.stderr
+
+
+def test_the_proxy_header_is_read_as_its_request_meta_key(tmp_path):
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+
+    result = fresh_python(
+        tmp_path,
+        "-c",
+        code,
+        DJANGO_SETTINGS_MODULE="fraudsite.settings",
+        DEBUG="1",
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )
+
+    assert result.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
