@@ -1,6 +1,6 @@
-"""The audit data model: model versions, transactions, predictions, scoring requests, reviews.
+"""The audit data model: model versions, transactions, predictions, scoring requests, reviews, audit events.
 
-Audit rows (Prediction, ScoringRequest, Review) are append-only: the ORM refuses to update or
+Audit rows (Prediction, ScoringRequest, Review, AuditEvent) are append-only: the ORM refuses to update or
 delete them. Only the retention service (services/retention.py) deletes, inside
 `audit_deletion_allowed()`.
 """
@@ -217,6 +217,41 @@ class Review(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.transaction_id} {self.outcome} by {self.reviewer_id}"
+
+
+class AuditAction(models.TextChoices):
+    LABEL_SET = "label.set", "label set"
+    MODEL_ACTIVATED = "model.activated", "model activated"
+    CLIENT_CREATED = "client.created", "API client created"
+    CLIENT_ROTATED = "client.rotated", "API client key rotated"
+    CLIENT_REVOKED = "client.revoked", "API client revoked"
+
+
+class AuditEvent(AppendOnlyModel):
+    """Who did what: one row per human or admin action, written in the same database transaction as the change.
+
+    The actor is kept as text, not a foreign key: the event outlives the account, and names a command's
+    operating-system user, who has no account here.
+    """
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=150, help_text="the user name, or os:<login> for a management command")
+    via = models.CharField(max_length=32, help_text="admin, api, or the management command's name")
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=32, help_text="transaction, model_version or api_client")
+    target_id = models.CharField(max_length=150)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [
+            models.Index(fields=["occurred_at"], name="event_occurred_at"),
+            models.Index(fields=["target_type", "target_id"], name="event_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type} {self.target_id} by {self.actor}"
 
 
 class ReviewQueueItem(Prediction):

@@ -15,6 +15,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from predictions.models import ModelVersion, Prediction, Transaction
+from predictions.services.events import Actor
+
+ACTOR = Actor(name="tester", via="test")
 
 # Thresholds of the hand-made model version that admin and selector tests score against.
 THRESHOLDS = {"review": 0.5, "decline": 0.9}
@@ -47,7 +50,7 @@ def active_model_version(db, trained_artifact):
     from predictions.services.model_versions import model_version_activate, model_version_register
 
     version = model_version_register(artifact_dir=trained_artifact)
-    return model_version_activate(version=version.version)
+    return model_version_activate(version=version.version, actor=ACTOR)
 
 
 def _user_in_role(username: str, role: str, *, is_staff: bool = False) -> User:

@@ -1,4 +1,4 @@
-"""The audit tables, read-only for everyone: scoring requests, predictions, reviews."""
+"""The audit tables, read-only for everyone: scoring requests, predictions, reviews, audit events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.template.defaultfilters import truncatechars
 
 from predictions.admin.base import ReadOnlyAdmin
-from predictions.models import Prediction, Review, ScoringRequest
+from predictions.models import AuditEvent, Prediction, Review, ScoringRequest
 
 
 @admin.register(ScoringRequest)
@@ -40,3 +40,12 @@ class ReviewAdmin(ReadOnlyAdmin):
     @admin.display(description="notes")
     def short_notes(self, review: Review) -> str:
         return truncatechars(review.notes, 60)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "actor", "via", "action", "target_type", "target_id", "before", "after")
+    list_filter = ("action", "via", "target_type")
+    search_fields = ("=actor", "=target_id")
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from predictions.admin.base import ReadOnlyAdmin
 from predictions.models import ModelVersion
+from predictions.services.events import Actor
 from predictions.services.model_versions import ModelVersionError, model_version_activate
 
 ACTIVATE_PERMISSION = "predictions.activate_modelversion"
@@ -159,7 +160,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     def _activate(self, request: HttpRequest, version: str) -> None:
         try:
-            model_version_activate(version=version)
+            model_version_activate(version=version, actor=Actor.user(request.user, via="admin"))
         except ModelVersionError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return

@@ -158,7 +158,7 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
 
     def _review(self, request: HttpRequest, queryset: QuerySet, *, outcome: str, verdict: str) -> None:
         reviews = review_record_bulk(
-            transactions=[item.transaction for item in queryset], reviewer=request.user, outcome=outcome
+            transactions=[item.transaction for item in queryset], reviewer=request.user, outcome=outcome, via="admin"
         )
         count = len(reviews)
         self.message_user(request, f"{count} transaction{'s' if count != 1 else ''} {verdict}.", messages.SUCCESS)

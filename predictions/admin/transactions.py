@@ -96,7 +96,7 @@ class TransactionAdmin(ReadOnlyAdmin):
         form = ReviewForm(request.POST)
         try:
             if form.is_valid():
-                review_record(transaction=transaction, reviewer=request.user, **form.cleaned_data)
+                review_record(transaction=transaction, reviewer=request.user, via="admin", **form.cleaned_data)
         except ReviewError as exc:
             form.add_error(None, str(exc))
         if form.errors:

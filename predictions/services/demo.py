@@ -23,6 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from predictions.models import ModelVersion
 from predictions.services.clients import api_client_create
+from predictions.services.events import Actor
 from predictions.services.loading import transactions_load
 from predictions.services.training import TrainingOptions, TrainingOutcome, model_train_from_file
 
@@ -96,7 +97,7 @@ def demo_model_build(*, path: Path, progress: Progress | None = None) -> DemoMod
     write_transactions(frame, path)
     loaded = transactions_load(path=path, with_labels=True, progress=progress)
     options = TrainingOptions(algorithm="rf", alert_budget=demo_alert_budget(frame=frame))
-    training = model_train_from_file(path=path, options=options, activate=True)
+    training = model_train_from_file(path=path, options=options, activate_by=Actor.command("bootstrap_demo"))
     return DemoModel(path=path, inserted=loaded.inserted, training=training)
 
 

@@ -22,7 +22,8 @@ from django.utils.dateparse import parse_datetime
 
 from predictions import rules
 from predictions.errors import DomainError
-from predictions.models import LabelSource, Transaction
+from predictions.models import AuditAction, LabelSource, Transaction
+from predictions.services.events import Actor, Change, events_record, label_fields, label_state
 from predictions.services.loading import BadRow
 
 logger = logging.getLogger(__name__)
@@ -59,10 +60,13 @@ def label_may_replace(stored: Transaction, labelled_at: datetime) -> bool:
     return stored.labelled_at <= labelled_at
 
 
-def label_record(*, transaction: Transaction, label: str, source: str, labelled_at: datetime | None = None) -> bool:
+def label_record(
+    *, transaction: Transaction, label: str, source: str, actor: Actor, labelled_at: datetime | None = None
+) -> bool:
     """Set the transaction's label, source and time; False when a newer review or chargeback label is kept.
 
-    The transaction object is refreshed with what is stored afterwards.
+    A change writes its AuditEvent (before and after) in the same transaction. The transaction object is
+    refreshed with what is stored afterwards.
     """
     labelled_at = labelled_at or timezone.now()
     _check_label(label=label, source=source, labelled_at=labelled_at)
@@ -72,23 +76,37 @@ def label_record(*, transaction: Transaction, label: str, source: str, labelled_
         changed = label_may_replace(stored, labelled_at)
         if changed:
             Transaction.objects.filter(pk=stored.pk).update(label=label, label_source=source, labelled_at=labelled_at)
+            _label_events(actor, [_label_change(stored, label_fields(label, source, labelled_at))])
     transaction.refresh_from_db(fields=["label", "label_source", "labelled_at"])
     if changed:
         logger.info("transaction %s labelled %s (%s)", transaction.transaction_id, label, source)
     return changed
 
 
-def labels_record_bulk(*, transactions: Iterable[Transaction], label: str, source: str, labelled_at: datetime) -> int:
+def labels_record_bulk(
+    *, transactions: Iterable[Transaction], label: str, source: str, labelled_at: datetime, actor: Actor
+) -> int:
     """label_record for many transactions in a fixed number of queries; returns how many changed.
 
     Must run inside an atomic block (the caller's, with the rows it writes beside the labels).
     """
     _check_label(label=label, source=source, labelled_at=labelled_at)
     stored = _locked(Transaction.objects.filter(pk__in=[tx.pk for tx in transactions]))
-    replaceable = [tx.pk for tx in stored if label_may_replace(tx, labelled_at)]
-    return Transaction.objects.filter(pk__in=replaceable).update(
+    replaceable = [tx for tx in stored if label_may_replace(tx, labelled_at)]
+    after = label_fields(label, source, labelled_at)
+    _label_events(actor, [_label_change(tx, after) for tx in replaceable])
+    return Transaction.objects.filter(pk__in=[tx.pk for tx in replaceable]).update(
         label=label, label_source=source, labelled_at=labelled_at
     )
+
+
+def _label_change(stored: Transaction, after: dict) -> Change:
+    """A stored row's label (read under the lock, before the change) and the label that replaces it."""
+    return Change(stored.transaction_id, label_state(stored), after)
+
+
+def _label_events(actor: Actor, changes: list[Change]) -> None:
+    events_record(actor=actor, action=AuditAction.LABEL_SET, target_type="transaction", changes=changes)
 
 
 def _locked(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
@@ -139,7 +157,7 @@ class LabelImportReport:
 
 
 def labels_import(
-    *, path: Path, strict: bool = False, dry_run: bool = False, chunk_rows: int = IMPORT_CHUNK_ROWS
+    *, path: Path, actor: Actor, strict: bool = False, dry_run: bool = False, chunk_rows: int = IMPORT_CHUNK_ROWS
 ) -> LabelImportReport:
     """Import a label CSV (transaction_id,label,source,labelled_at); idempotent, all or nothing per file.
 
@@ -153,7 +171,7 @@ def labels_import(
     rows = list(_read_label_file(path, report))
     with db_transaction.atomic():
         for start in range(0, len(rows), chunk_rows):
-            _apply_chunk(rows[start : start + chunk_rows], report)
+            _apply_chunk(rows[start : start + chunk_rows], report, actor)
         if strict and not report.complete:
             raise LabelImportError(_refusal(report))  # leaving the block by an exception rolls it back
         if dry_run:
@@ -259,12 +277,13 @@ def _parse_labelled_at(text: str) -> datetime | None:
     return moment
 
 
-def _apply_chunk(rows: list[LabelRow], report: LabelImportReport) -> None:
+def _apply_chunk(rows: list[LabelRow], report: LabelImportReport, actor: Actor) -> None:
     stored = {
         tx.transaction_id: tx
         for tx in _locked(Transaction.objects.filter(transaction_id__in=[row.transaction_id for row in rows]))
     }
     changed: list[Transaction] = []
+    events: list[Change] = []
     for row in rows:
         tx = stored.get(row.transaction_id)
         if tx is None:
@@ -274,7 +293,9 @@ def _apply_chunk(rows: list[LabelRow], report: LabelImportReport) -> None:
         elif not label_may_replace(tx, row.labelled_at):
             report.kept_newer += 1
         else:
+            events.append(_label_change(tx, label_fields(row.label, row.source, row.labelled_at)))
             tx.label, tx.label_source, tx.labelled_at = row.label, row.source, row.labelled_at
             changed.append(tx)
+    _label_events(actor, events)
     Transaction.objects.bulk_update(changed, ["label", "label_source", "labelled_at"])
     report.imported += len(changed)

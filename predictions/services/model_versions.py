@@ -11,7 +11,8 @@ from django.utils.dateparse import parse_datetime
 
 from model_package.artifacts import ArtifactError, load_artifact, manifest_sha256
 from predictions.errors import DomainError
-from predictions.models import ModelVersion
+from predictions.models import AuditAction, ModelVersion
+from predictions.services.events import Actor, Change, events_record
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,11 @@ def model_version_register(*, artifact_dir: Path) -> ModelVersion:
     )
 
 
-def model_version_activate(*, version: str) -> ModelVersion:
-    """Make `version` the one active model; the service picks it up on its next request."""
+def model_version_activate(*, version: str, actor: Actor) -> ModelVersion:
+    """Make `version` the one active model; the service picks it up on its next request.
+
+    The AuditEvent names the actor and the versions before and after, in the same transaction.
+    """
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise ModelVersionError(f"unknown model version {version!r}")
@@ -65,8 +69,16 @@ def model_version_activate(*, version: str) -> ModelVersion:
     except ArtifactError as exc:
         raise ModelVersionError(f"model version {version} cannot be activated: {exc}") from None
     with transaction.atomic():
+        previous = ModelVersion.objects.select_for_update().filter(is_active=True).values_list("version", flat=True)
+        before = {"active": next(iter(previous), None)}
         ModelVersion.objects.filter(is_active=True).exclude(pk=candidate.pk).update(is_active=False)
         ModelVersion.objects.filter(pk=candidate.pk).update(is_active=True, activated_at=timezone.now())
+        events_record(
+            actor=actor,
+            action=AuditAction.MODEL_ACTIVATED,
+            target_type="model_version",
+            changes=[Change(version, before, {"active": version})],
+        )
     candidate.refresh_from_db()
     logger.info("model version %s activated", version)
     return candidate

@@ -12,6 +12,7 @@ from django.utils import timezone
 from predictions import rules
 from predictions.errors import DomainError
 from predictions.models import LabelSource, Review, Transaction
+from predictions.services.events import Actor
 from predictions.services.labels import LabelError, label_record, labels_record_bulk
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,13 @@ def _check_review(*, outcome: str, notes: str) -> None:
         raise ReviewError(f"notes: {rules.NOTES_MESSAGE}")
 
 
-def review_record(*, transaction: Transaction, reviewer: AbstractBaseUser, outcome: str, notes: str = "") -> Review:
-    """Record the reviewer's verdict as a new Review and make it the transaction's label (source: review)."""
+def review_record(
+    *, transaction: Transaction, reviewer: AbstractBaseUser, outcome: str, notes: str = "", via: str
+) -> Review:
+    """Record the reviewer's verdict as a new Review and make it the transaction's label (source: review).
+
+    via: where the reviewer acted (admin or api), for the label's AuditEvent.
+    """
     _check_review(outcome=outcome, notes=notes)
     with db_transaction.atomic():
         review = Review.objects.create(
@@ -47,7 +53,11 @@ def review_record(*, transaction: Transaction, reviewer: AbstractBaseUser, outco
         )
         try:
             label_record(
-                transaction=transaction, label=outcome, source=LabelSource.REVIEW, labelled_at=review.reviewed_at
+                transaction=transaction,
+                label=outcome,
+                source=LabelSource.REVIEW,
+                labelled_at=review.reviewed_at,
+                actor=Actor.user(reviewer, via=via),
             )
         except LabelError as exc:  # cannot happen after _check_review; keep the one error type for callers
             raise ReviewError(str(exc)) from None
@@ -56,7 +66,7 @@ def review_record(*, transaction: Transaction, reviewer: AbstractBaseUser, outco
 
 
 def review_record_bulk(
-    *, transactions: Iterable[Transaction], reviewer: AbstractBaseUser, outcome: str, notes: str = ""
+    *, transactions: Iterable[Transaction], reviewer: AbstractBaseUser, outcome: str, notes: str = "", via: str
 ) -> list[Review]:
     """review_record for many transactions at once (the queue's bulk actions), in a fixed number of queries."""
     _check_review(outcome=outcome, notes=notes)
@@ -67,7 +77,13 @@ def review_record_bulk(
             Review(transaction=tx, reviewer=reviewer, outcome=outcome, notes=notes, reviewed_at=now)
             for tx in transactions
         )
-        labels_record_bulk(transactions=transactions, label=outcome, source=LabelSource.REVIEW, labelled_at=now)
+        labels_record_bulk(
+            transactions=transactions,
+            label=outcome,
+            source=LabelSource.REVIEW,
+            labelled_at=now,
+            actor=Actor.user(reviewer, via=via),
+        )
     logger.info("%d transactions reviewed as %s by %s", len(reviews), outcome, reviewer)
     return reviews
 
@@ -80,8 +96,8 @@ def label_submit(
     if transaction is None:
         raise UnknownTransaction(transaction_id)
     if source == LabelSource.REVIEW:
-        review_record(transaction=transaction, reviewer=analyst, outcome=label, notes=notes)
+        review_record(transaction=transaction, reviewer=analyst, outcome=label, notes=notes, via="api")
     else:
-        label_record(transaction=transaction, label=label, source=source)
+        label_record(transaction=transaction, label=label, source=source, actor=Actor.user(analyst, via="api"))
         logger.info("transaction %s labelled %s from a %s by %s", transaction_id, label, source, analyst)
     return transaction

@@ -25,6 +25,7 @@ from model_package.report import format_metrics
 from model_package.result import TrainResult
 from model_package.train import train_model
 from predictions.models import Label, ModelVersion, Transaction
+from predictions.services.events import Actor
 from predictions.services.model_versions import model_version_activate, model_version_register
 
 logger = logging.getLogger(__name__)
@@ -47,14 +48,14 @@ class TrainingOutcome:
     activated: bool
 
 
-def model_train_from_file(*, path: Path, options: TrainingOptions, activate: bool = False) -> TrainingOutcome:
-    """Train on a transactions CSV (with is_fraud), register the model, and optionally activate it."""
+def model_train_from_file(*, path: Path, options: TrainingOptions, activate_by: Actor | None = None) -> TrainingOutcome:
+    """Train on a transactions CSV (with is_fraud), register the model, and activate it if activate_by acts."""
     frame = read_transactions(Path(path))
-    return _train_and_register(frame, options=options, activate=activate)
+    return _train_and_register(frame, options=options, activate_by=activate_by)
 
 
 def model_train_from_db(
-    *, since: datetime, until: datetime, options: TrainingOptions, activate: bool = False
+    *, since: datetime, until: datetime, options: TrainingOptions, activate_by: Actor | None = None
 ) -> TrainingOutcome:
     """Train on the stored transactions with since <= timestamp < until; label fraud is 1, anything else 0."""
     if since >= until:
@@ -62,7 +63,7 @@ def model_train_from_db(
     frame = training_frame(since=since, until=until)
     if frame.empty:
         raise TrainingError(f"no stored transactions between {since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M}")
-    return _train_and_register(frame, options=options, activate=activate)
+    return _train_and_register(frame, options=options, activate_by=activate_by)
 
 
 def training_frame(*, since: datetime, until: datetime) -> pd.DataFrame:
@@ -90,7 +91,7 @@ def training_frame(*, since: datetime, until: datetime) -> pd.DataFrame:
     return frame
 
 
-def _train_and_register(frame: pd.DataFrame, *, options: TrainingOptions, activate: bool) -> TrainingOutcome:
+def _train_and_register(frame: pd.DataFrame, *, options: TrainingOptions, activate_by: Actor | None) -> TrainingOutcome:
     result = train_model(
         frame,
         algorithm=options.algorithm,
@@ -101,9 +102,9 @@ def _train_and_register(frame: pd.DataFrame, *, options: TrainingOptions, activa
     existing = _same_model(result)
     created = existing is None
     model_version = existing or _register(result)
-    activated = activate and not model_version.is_active
+    activated = activate_by is not None and not model_version.is_active
     if activated:
-        model_version = model_version_activate(version=model_version.version)
+        model_version = model_version_activate(version=model_version.version, actor=activate_by)
     logger.info("trained %s on %d rows (%s)", model_version.version, len(frame), "new" if created else "existing")
     return TrainingOutcome(
         model_version=model_version,

@@ -14,8 +14,11 @@ import pytest
 from django.utils import timezone
 
 from predictions import rules
+from predictions.services.events import Actor
 from predictions.services.labels import labels_import
 from predictions.services.loading import transactions_load
+
+ACTOR = Actor(name="tester", via="test")
 
 GOOD = {
     "transaction_id": "tx-1",
@@ -87,7 +90,7 @@ def test_the_label_api_and_a_label_file_give_the_same_message(
     path.write_text(f"transaction_id,label,source,labelled_at\ntx-a,{bad['label']},{bad['source']},2026-02-03\n")
 
     answer = analyst_client.post("/api/v1/transactions/tx-a/label/", bad, format="json")
-    report = labels_import(path=path)
+    report = labels_import(actor=ACTOR, path=path)
 
     assert answer.json()["fields"] == {field: [message]}
     assert report.bad_rows[0].reason.startswith(f"{field}: {message}")
@@ -98,7 +101,7 @@ def test_a_label_file_and_a_transactions_file_give_the_same_transaction_id_messa
     labels = tmp_path / "labels.csv"
     labels.write_text("transaction_id,label,source,labelled_at\ntx 1,fraud,chargeback,2026-02-03\n")
 
-    label_report = labels_import(path=labels)
+    label_report = labels_import(actor=ACTOR, path=labels)
     loaded = transactions_load(path=_file(tmp_path, {**GOOD, "transaction_id": "tx 1"}))
 
     assert (

@@ -6,6 +6,7 @@ from typing import Any
 
 from predictions.management.base import FraudsiteCommand
 from predictions.models import ModelVersion
+from predictions.services.events import Actor
 from predictions.services.model_versions import model_version_activate
 
 
@@ -25,6 +26,6 @@ class Command(FraudsiteCommand):
             self.summary(f"model {version} is already active: nothing changed")
             return
         previous = ModelVersion.objects.filter(is_active=True).values_list("version", flat=True).first()
-        model_version_activate(version=version)
+        model_version_activate(version=version, actor=Actor.command("activate_model"))
         replaced = f" (was {previous})" if previous else ""
         self.summary(f"model {version} is now active{replaced}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from predictions.management.base import FraudsiteCommand
+from predictions.services.events import Actor
 from predictions.services.labels import LabelImportReport, labels_import
 
 
@@ -27,7 +28,12 @@ class Command(FraudsiteCommand):
         parser.add_argument("--dry-run", action="store_true", help="check and report, store nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = labels_import(path=options["file"], strict=options["strict"], dry_run=options["dry_run"])
+        report = labels_import(
+            path=options["file"],
+            actor=Actor.command("import_labels"),
+            strict=options["strict"],
+            dry_run=options["dry_run"],
+        )
         self._problems(report)
         self.summary(_summary(report))
 

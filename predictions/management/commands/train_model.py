@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from predictions.management.base import FraudsiteCommand, positive_int, since_bound, until_bound
+from predictions.services.events import Actor
 from predictions.services.training import TrainingOptions, model_train_from_db, model_train_from_file
 
 
@@ -61,17 +62,18 @@ class Command(FraudsiteCommand):
             precision_target=options["precision_target"],
             train_start=options["train_start"],
         )
+        activate_by = Actor.command("train_model") if options["activate"] else None
         began = time.perf_counter()
         if options["from_db"]:
             if options["since"] is None or options["until"] is None:
                 raise CommandError("--from-db needs --since and --until")
             outcome = model_train_from_db(
-                since=options["since"], until=options["until"], options=training, activate=options["activate"]
+                since=options["since"], until=options["until"], options=training, activate_by=activate_by
             )
         else:
             if options["since"] or options["until"]:
                 raise CommandError("--since and --until go with --from-db; --data trains on the whole file")
-            outcome = model_train_from_file(path=options["data"], options=training, activate=options["activate"])
+            outcome = model_train_from_file(path=options["data"], options=training, activate_by=activate_by)
         self.stdout.write(outcome.metrics_table)
         version = outcome.model_version
         if outcome.created:

@@ -9,7 +9,10 @@ import pytest
 from django.utils import timezone
 
 from predictions.models import Transaction
+from predictions.services.events import Actor
 from predictions.services.labels import LabelError, LabelImportError, label_record, labels_import
+
+ACTOR = Actor(name="tester", via="test")
 
 HEADER = "transaction_id,label,source,labelled_at\n"
 
@@ -32,7 +35,9 @@ def test_recording_a_label_sets_label_source_and_time(make_transaction):
     transaction = make_transaction(transaction_id="tx-1")
     when = datetime(2026, 2, 1, 9, 30, tzinfo=UTC)
 
-    assert label_record(transaction=transaction, label="fraud", source="chargeback", labelled_at=when) is True
+    assert (
+        label_record(actor=ACTOR, transaction=transaction, label="fraud", source="chargeback", labelled_at=when) is True
+    )
 
     assert _state("tx-1") == ("fraud", "chargeback", when)
     assert transaction.label == "fraud"  # the caller's object is refreshed too
@@ -43,7 +48,11 @@ def test_an_older_chargeback_does_not_undo_a_newer_review(make_transaction):
     transaction = make_transaction(label="legitimate", label_source="review", labelled_at=reviewed)
 
     changed = label_record(
-        transaction=transaction, label="fraud", source="chargeback", labelled_at=reviewed - timedelta(days=3)
+        actor=ACTOR,
+        transaction=transaction,
+        label="fraud",
+        source="chargeback",
+        labelled_at=reviewed - timedelta(days=3),
     )
 
     assert changed is False
@@ -54,7 +63,10 @@ def test_a_label_loaded_with_the_history_is_always_superseded(make_transaction):
     transaction = make_transaction(label="legitimate", label_source="history", labelled_at=timezone.now())
     older = timezone.now() - timedelta(days=30)
 
-    assert label_record(transaction=transaction, label="fraud", source="chargeback", labelled_at=older) is True
+    assert (
+        label_record(actor=ACTOR, transaction=transaction, label="fraud", source="chargeback", labelled_at=older)
+        is True
+    )
     assert _state(transaction.transaction_id) == ("fraud", "chargeback", older)
 
 
@@ -65,7 +77,7 @@ def test_a_label_loaded_with_the_history_is_always_superseded(make_transaction):
 def test_it_refuses_a_label_or_source_it_does_not_know(make_transaction, label, source, field):
     transaction = make_transaction()
     with pytest.raises(LabelError, match=field):
-        label_record(transaction=transaction, label=label, source=source)
+        label_record(actor=ACTOR, transaction=transaction, label=label, source=source)
     assert _state(transaction.transaction_id)[0] == "unknown"
 
 
@@ -80,7 +92,7 @@ def test_a_good_file_sets_every_label(make_transaction, tmp_path):
         HEADER + "tx-a,fraud,chargeback,2026-02-03T10:00:00Z\ntx-b,legitimate,review,2026-02-04\n",
     )
 
-    report = labels_import(path=path)
+    report = labels_import(actor=ACTOR, path=path)
 
     assert (report.rows, report.imported, report.unchanged, report.bad, report.unknown) == (2, 2, 0, 0, 0)
     assert report.complete
@@ -92,10 +104,10 @@ def test_a_good_file_sets_every_label(make_transaction, tmp_path):
 def test_importing_the_same_file_twice_changes_nothing_the_second_time(make_transaction, tmp_path):
     make_transaction(transaction_id="tx-a")
     path = _csv(tmp_path, HEADER + "tx-a,fraud,chargeback,2026-02-03T10:00:00+01:00\n")
-    labels_import(path=path)
+    labels_import(actor=ACTOR, path=path)
     stored = _state("tx-a")
 
-    again = labels_import(path=path)
+    again = labels_import(actor=ACTOR, path=path)
 
     assert (again.imported, again.unchanged) == (0, 1)
     assert _state("tx-a") == stored
@@ -116,7 +128,7 @@ def test_it_reports_unknown_ids_and_bad_rows_with_their_line_numbers_and_imports
         + "tx z,fraud,chargeback,2026-02-03\n",  # line 8: a space in the id
     )
 
-    report = labels_import(path=path)
+    report = labels_import(actor=ACTOR, path=path)
 
     assert [str(problem) for problem in report.unknown_ids] == ["line 3: unknown transaction_id 'tx-nobody'"]
     assert [problem.line for problem in report.bad_rows] == [4, 5, 6, 7, 8]
@@ -143,7 +155,7 @@ def test_a_file_with_a_wrong_header_imports_nothing(make_transaction, tmp_path, 
     path = _csv(tmp_path, header + "tx-a,fraud,chargeback,2026-02-03\n")
 
     with pytest.raises(LabelImportError, match=r"wrong header.*nothing imported"):
-        labels_import(path=path)
+        labels_import(actor=ACTOR, path=path)
 
     assert _state("tx-a")[0] == "unknown"
 
@@ -153,22 +165,22 @@ def test_the_columns_may_come_in_any_order_and_a_byte_order_mark_is_ignored(make
     path = tmp_path / "excel.csv"
     path.write_text("\ufefflabelled_at,source,label,transaction_id\r\n2026-02-03,chargeback,fraud,tx-a\r\n", "utf-8")
 
-    assert labels_import(path=path).imported == 1
+    assert labels_import(actor=ACTOR, path=path).imported == 1
     assert _state("tx-a")[0] == "fraud"
 
 
 def test_an_empty_or_missing_file_is_refused_in_one_line(tmp_path):
     with pytest.raises(LabelImportError, match="empty file"):
-        labels_import(path=_csv(tmp_path, ""))
+        labels_import(actor=ACTOR, path=_csv(tmp_path, ""))
     with pytest.raises(LabelImportError, match="no such file"):
-        labels_import(path=tmp_path / "missing.csv")
+        labels_import(actor=ACTOR, path=tmp_path / "missing.csv")
 
 
 def test_a_dry_run_reports_but_stores_nothing(make_transaction, tmp_path):
     make_transaction(transaction_id="tx-a")
     path = _csv(tmp_path, HEADER + "tx-a,fraud,chargeback,2026-02-03\n")
 
-    report = labels_import(path=path, dry_run=True)
+    report = labels_import(actor=ACTOR, path=path, dry_run=True)
 
     assert report.imported == 1
     assert _state("tx-a")[0] == "unknown"
@@ -190,7 +202,7 @@ def test_an_import_spanning_several_chunks_is_one_transaction(make_transaction, 
     monkeypatch.setattr(Transaction.objects, "bulk_update", fail_on_second_chunk)
 
     with pytest.raises(RuntimeError):
-        labels_import(path=path, chunk_rows=2)
+        labels_import(actor=ACTOR, path=path, chunk_rows=2)
 
     # The first chunk's labels were rolled back with the rest.
     assert set(Transaction.objects.values_list("label", flat=True)) == {"unknown"}

@@ -11,8 +11,11 @@ import pytest
 
 from predictions.models import ModelVersion
 from predictions.services import model_loader
+from predictions.services.events import Actor
 from predictions.services.model_loader import ModelUnavailable, active_model, clear_cache, model_for_version
 from predictions.services.model_versions import model_version_activate, model_version_register
+
+ACTOR = Actor(name="tester", via="test")
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +67,7 @@ def test_a_newly_activated_version_is_used_on_the_next_request_without_a_restart
     first_version, _ = active_model()
     second = model_version_register(artifact_dir=second_artifact)
 
-    model_version_activate(version=second.version)
+    model_version_activate(version=second.version, actor=ACTOR)
     version, model = active_model()
 
     assert first_version.version != version.version
@@ -83,7 +86,7 @@ def test_an_inactive_version_can_be_loaded_by_its_row(active_model_version, seco
 def test_a_tampered_artifact_is_refused_by_name(trained_artifact, tmp_path):
     copy = shutil.copytree(trained_artifact, tmp_path / trained_artifact.name)
     version = model_version_register(artifact_dir=copy)
-    model_version_activate(version=version.version)
+    model_version_activate(version=version.version, actor=ACTOR)
     joblib_file = next(p for p in copy.iterdir() if p.suffix == ".joblib")
     data = bytearray(joblib_file.read_bytes())
     data[len(data) // 2] ^= 0xFF

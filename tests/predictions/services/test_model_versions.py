@@ -5,11 +5,14 @@ import shutil
 import pytest
 
 from predictions.models import ModelVersion
+from predictions.services.events import Actor
 from predictions.services.model_versions import (
     ModelVersionError,
     model_version_activate,
     model_version_register,
 )
+
+ACTOR = Actor(name="tester", via="test")
 
 
 @pytest.mark.django_db
@@ -36,7 +39,7 @@ def test_registering_the_same_artifact_twice_keeps_one_row(trained_artifact):
 @pytest.mark.django_db
 def test_activating_a_version_deactivates_the_previous_one(trained_artifact, tmp_path):
     first = model_version_register(artifact_dir=trained_artifact)
-    model_version_activate(version=first.version)
+    model_version_activate(version=first.version, actor=ACTOR)
     second = ModelVersion.objects.create(
         **{
             f.name: getattr(first, f.name)
@@ -46,7 +49,7 @@ def test_activating_a_version_deactivates_the_previous_one(trained_artifact, tmp
         version="copy-of-first",
     )
 
-    model_version_activate(version=second.version)
+    model_version_activate(version=second.version, actor=ACTOR)
 
     assert list(ModelVersion.objects.filter(is_active=True).values_list("version", flat=True)) == ["copy-of-first"]
 
@@ -54,7 +57,7 @@ def test_activating_a_version_deactivates_the_previous_one(trained_artifact, tmp
 @pytest.mark.django_db
 def test_an_unknown_version_is_refused_by_name():
     with pytest.raises(ModelVersionError, match="unknown model version 'v-missing'"):
-        model_version_activate(version="v-missing")
+        model_version_activate(version="v-missing", actor=ACTOR)
 
 
 @pytest.mark.django_db
@@ -68,5 +71,5 @@ def test_a_tampered_artifact_is_never_activated(trained_artifact, tmp_path):
     model_file.write_bytes(bytes(data))
 
     with pytest.raises(ModelVersionError, match="cannot be activated"):
-        model_version_activate(version=version.version)
+        model_version_activate(version=version.version, actor=ACTOR)
     assert not ModelVersion.objects.filter(is_active=True).exists()

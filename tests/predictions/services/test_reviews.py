@@ -13,7 +13,9 @@ def test_a_review_records_the_analyst_the_time_and_the_note_and_sets_the_label(m
     transaction = make_transaction()
     before = timezone.now()
 
-    review = review_record(transaction=transaction, reviewer=analyst_user, outcome="fraud", notes="card holder called")
+    review = review_record(
+        via="admin", transaction=transaction, reviewer=analyst_user, outcome="fraud", notes="card holder called"
+    )
 
     review.refresh_from_db()
     transaction.refresh_from_db()
@@ -28,10 +30,12 @@ def test_a_review_records_the_analyst_the_time_and_the_note_and_sets_the_label(m
 
 def test_a_second_review_adds_a_row_and_leaves_the_first_as_it_was(make_transaction, analyst_user):
     transaction = make_transaction()
-    first = review_record(transaction=transaction, reviewer=analyst_user, outcome="fraud", notes="looks stolen")
+    first = review_record(
+        via="admin", transaction=transaction, reviewer=analyst_user, outcome="fraud", notes="looks stolen"
+    )
 
     second = review_record(
-        transaction=transaction, reviewer=analyst_user, outcome="legitimate", notes="owner confirmed"
+        via="admin", transaction=transaction, reviewer=analyst_user, outcome="legitimate", notes="owner confirmed"
     )
 
     assert list(Review.objects.filter(transaction=transaction).order_by("pk").values_list("outcome", "notes")) == [
@@ -48,7 +52,7 @@ def test_it_refuses_an_outcome_that_is_not_fraud_or_legitimate(make_transaction,
     transaction = make_transaction()
 
     with pytest.raises(ReviewError, match="outcome"):
-        review_record(transaction=transaction, reviewer=analyst_user, outcome=outcome)
+        review_record(via="admin", transaction=transaction, reviewer=analyst_user, outcome=outcome)
 
     assert not Review.objects.exists()
     transaction.refresh_from_db()
@@ -59,7 +63,7 @@ def test_bulk_reviews_add_one_row_per_transaction_and_label_them_all(make_transa
     transactions = [make_transaction() for _ in range(3)]
     untouched = make_transaction()
 
-    reviews = review_record_bulk(transactions=transactions, reviewer=analyst_user, outcome="legitimate")
+    reviews = review_record_bulk(via="admin", transactions=transactions, reviewer=analyst_user, outcome="legitimate")
 
     assert len(reviews) == 3
     assert set(Review.objects.values_list("transaction_id", flat=True)) == {tx.pk for tx in transactions}
@@ -75,8 +79,9 @@ def test_bulk_reviews_take_the_same_few_queries_for_one_or_a_hundred(
 ):
     transactions = [make_transaction() for _ in range(100)]
 
-    # savepoint, insert reviews, update labels, release: independent of the number of transactions.
-    with django_assert_max_num_queries(5):
-        review_record_bulk(transactions=transactions, reviewer=analyst_user, outcome="fraud")
+    # savepoint, insert reviews, read labels under lock, insert label events, update labels, release:
+    # independent of the number of transactions.
+    with django_assert_max_num_queries(6):
+        review_record_bulk(via="admin", transactions=transactions, reviewer=analyst_user, outcome="fraud")
 
     assert Review.objects.count() == 100

@@ -7,6 +7,7 @@ import pytest
 from model_package.artifacts import manifest_sha256
 from model_package.errors import TrainingError
 from predictions.models import ModelVersion
+from predictions.services.events import Actor
 from predictions.services.loading import transactions_load
 from predictions.services.training import (
     TrainingOptions,
@@ -14,6 +15,8 @@ from predictions.services.training import (
     model_train_from_file,
     training_frame,
 )
+
+ACTOR = Actor(name="tester", via="test")
 
 OPTIONS = TrainingOptions(algorithm="logreg", alert_budget=3)
 
@@ -71,7 +74,7 @@ def test_other_options_make_another_version(data_file):
 
 @pytest.mark.django_db
 def test_activate_makes_the_new_version_the_active_one(data_file):
-    outcome = model_train_from_file(path=data_file, options=OPTIONS, activate=True)
+    outcome = model_train_from_file(path=data_file, options=OPTIONS, activate_by=ACTOR)
 
     assert outcome.activated
     assert ModelVersion.objects.get(is_active=True).pk == outcome.model_version.pk
