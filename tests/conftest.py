@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from predictions.models import ModelVersion, Prediction, Transaction
@@ -71,7 +71,8 @@ def analyst_user(db) -> User:
 
 def _token_client(user: User) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    _, key = AuthToken.objects.create(user=user, expiry=None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -64,6 +64,12 @@ class FraudsiteCommand(BaseCommand):
         """A progress callback for a service; draws a tqdm bar on a terminal unless --no-progress."""
         return ProgressBar(description=description, unit=unit, enabled=getattr(self, "_progress_enabled", False))
 
+    def table(self, rows: list[tuple[str, ...]]) -> None:
+        """Rows of text (the first is the header) in columns as wide as their widest cell."""
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
     def summary(self, line: str) -> None:
         """The last line a command prints: what it did, in numbers."""
         self.stdout.write(self.style.SUCCESS(line))

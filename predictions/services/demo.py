@@ -19,10 +19,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from predictions.models import ModelVersion
-from predictions.services.clients import api_client_create
+from predictions.services.clients import api_client_create, api_client_key_is_current, api_client_rotate
 from predictions.services.events import Actor
 from predictions.services.loading import transactions_load
 from predictions.services.training import TrainingOptions, TrainingOutcome, model_train_from_file
@@ -41,6 +40,7 @@ BOOK_ALERTS_PER_FRAUD = 100 / 85  # the book's alert budget against its frauds a
 # collide with the demo history.
 DEMO_ID_PREFIX = "demo-"
 ADMIN, ANALYST, CLIENT = "admin", "analyst", "demo-client"
+CLIENT_KEY = "demo-client-key"  # the credentials file's entry for the scoring client's API key
 CREDENTIALS_FILE = "demo-credentials.json"
 HISTORY_FILE = Path("demo") / "demo-transactions.csv"
 
@@ -125,7 +125,8 @@ def demo_alert_budget(*, frame: pd.DataFrame) -> int:
 
 
 def demo_users_ensure(*, credentials_path: Path) -> DemoCredentials:
-    """Create the demo users if missing; passwords live in credentials_path (mode 0600) so a re-run can print them."""
+    """Create the demo users if missing; passwords and the client's key live in credentials_path (mode 0600) so a
+    re-run can print them (the database keeps only the key's hash). A key that no longer works is rotated."""
     stored = _read_credentials(credentials_path)
     with transaction.atomic():
         for username in (ADMIN, ANALYST):
@@ -134,13 +135,15 @@ def demo_users_ensure(*, credentials_path: Path) -> DemoCredentials:
                 # A new user, or one whose password was never written down here: give it a fresh one.
                 stored[username] = secrets.token_urlsafe(12)
                 _ensure_user(username, password=stored[username])
-        client = User.objects.filter(username=CLIENT).first()
-        if client is None:
-            client, token = api_client_create(name=CLIENT, role="scoring")
-        else:
-            token, _ = Token.objects.get_or_create(user=client)
-    _write_credentials(credentials_path, {ADMIN: stored[ADMIN], ANALYST: stored[ANALYST]})
-    return DemoCredentials(admin_password=stored[ADMIN], analyst_password=stored[ANALYST], token=token.key)
+        actor = Actor.command("bootstrap_demo")
+        key = stored.get(CLIENT_KEY, "")
+        if not User.objects.filter(username=CLIENT).exists():
+            _, key = api_client_create(name=CLIENT, role="scoring", actor=actor)
+        elif not api_client_key_is_current(name=CLIENT, key=key):
+            key = api_client_rotate(name=CLIENT, actor=actor)
+        stored[CLIENT_KEY] = key
+    _write_credentials(credentials_path, {ADMIN: stored[ADMIN], ANALYST: stored[ANALYST], CLIENT_KEY: key})
+    return DemoCredentials(admin_password=stored[ADMIN], analyst_password=stored[ANALYST], token=key)
 
 
 def _ensure_user(username: str, *, password: str) -> None:

@@ -33,9 +33,7 @@ class Command(FraudsiteCommand):
             self.summary("no model versions registered (train one with train_model)")
             return
         rows = [COLUMNS, *(_row(version) for version in versions)]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-        for row in rows:
-            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        self.table(rows)
         active = next((v.version for v in versions if v.is_active), None)
         self.summary(f"{len(versions)} model versions, active: {active or 'none'}")
 

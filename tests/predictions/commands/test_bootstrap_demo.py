@@ -3,13 +3,15 @@ from __future__ import annotations
 import json
 import stat
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from predictions.models import ModelVersion, Transaction
+from predictions.services.clients import api_client_key_is_current
 
 
 @pytest.fixture
@@ -41,8 +43,9 @@ def test_a_fresh_install_gets_history_an_active_model_and_the_demo_users(run, va
     assert analyst.is_staff and not analyst.is_superuser and analyst.check_password(credentials["analyst"])
     assert list(analyst.groups.values_list("name", flat=True)) == ["analyst"]
     assert list(client.groups.values_list("name", flat=True)) == ["scoring"]
-    token = Token.objects.get(user=client).key
-    for secret in (credentials["admin"], credentials["analyst"], token):
+    key = credentials["demo-client-key"]
+    assert api_client_key_is_current(name="demo-client", key=key)
+    for secret in (credentials["admin"], credentials["analyst"], key):
         assert secret in ran.out
     assert ran.summary == f"demo ready: model {version.version} active"
 
@@ -72,3 +75,17 @@ def test_with_a_model_already_active_it_only_creates_the_users(run, var_dir, act
     assert db_counts() == before
     assert f"model {active_model_version.version} is active: no data work to do" in ran.out
     assert User.objects.filter(username__in=["admin", "analyst", "demo-client"]).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_key_that_no_longer_works_is_rotated_and_the_new_one_printed(run, var_dir, active_model_version):
+    run("bootstrap_demo")
+    first = json.loads((var_dir / "demo-credentials.json").read_text())["demo-client-key"]
+    call_command("create_api_client", "demo-client", "--revoke", stdout=StringIO())
+
+    again = run("bootstrap_demo")
+
+    key = json.loads((var_dir / "demo-credentials.json").read_text())["demo-client-key"]
+    assert key != first
+    assert api_client_key_is_current(name="demo-client", key=key)
+    assert f"scoring client token:    {key}" in again.out

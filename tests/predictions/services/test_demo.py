@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from django.contrib.auth.models import User
 
+from predictions.services.clients import api_client_key_is_current
 from predictions.services.demo import DEMO_DAYS, demo_alert_budget, demo_bootstrap, demo_users_ensure
 
 
@@ -25,9 +26,14 @@ def test_it_creates_the_three_demo_users_and_writes_their_passwords_readable_by_
     admin, analyst, client = (User.objects.get(username=name) for name in ("admin", "analyst", "demo-client"))
     assert admin.is_superuser and admin.check_password(credentials.admin_password)
     assert analyst.is_staff and not analyst.is_superuser and analyst.check_password(credentials.analyst_password)
-    assert client.auth_token.key == credentials.token
+    assert client.groups.get().name == "scoring"
+    assert api_client_key_is_current(name="demo-client", key=credentials.token)
     written = json.loads(path.read_text())
-    assert written == {"admin": credentials.admin_password, "analyst": credentials.analyst_password}
+    assert written == {
+        "admin": credentials.admin_password,
+        "analyst": credentials.analyst_password,
+        "demo-client-key": credentials.token,
+    }
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
