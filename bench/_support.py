@@ -50,6 +50,7 @@ def environment(work: Path, database_url: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-only-secret-key",
+        "FRAUDSITE_AUDIT_KEY": "bench-only-audit-key-0123456789abcdef",
         "DEBUG": "0",
         "FRAUDSITE_VAR_DIR": str(work),
         "FRAUDSITE_MODEL_DIR": str(work / "models"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -74,3 +76,38 @@ def env_header(name: str) -> str | None:
     if not _HEADER_NAME.fullmatch(raw):
         raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-Proto, got {raw!r}")
     return "HTTP_" + raw.upper().replace("-", "_")
+
+
+AUDIT_KEY_MIN_LENGTH = 32
+
+
+def env_audit_key(name: str, *, local_file: Path | None) -> str:
+    """The audit's HMAC key: from the environment, or (local_file given, for DEBUG) a key kept in that file,
+    made on first use with mode 0600, as bootstrap_demo keeps the demo credentials."""
+    value = os.environ.get(name)
+    if value is None and local_file is not None:
+        value = _local_key(local_file)
+    if value is None:
+        raise ImproperlyConfigured(
+            f"{name} must be set: the audit's hash key, {AUDIT_KEY_MIN_LENGTH} or more characters, kept out of "
+            "the database (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    if len(value) < AUDIT_KEY_MIN_LENGTH:
+        raise ImproperlyConfigured(f"{name} must have {AUDIT_KEY_MIN_LENGTH} or more characters, got {len(value)}")
+    return value
+
+
+def _local_key(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return key

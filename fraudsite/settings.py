@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from fraudsite.env import env_bool, env_header, env_int, env_list, env_rate, env_str
+from fraudsite.env import env_audit_key, env_bool, env_header, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FRAUDSITE_VAR_DIR", str(BASE_DIR / "var")))
@@ -120,6 +120,9 @@ STORAGES = {
 }
 
 # --- fraudsite ---------------------------------------------------------------------------
+# The HMAC key of the audit's digests (services/integrity.py): never in the database. With DEBUG and no
+# variable, a key made once and kept in var/audit-key (mode 0600), so `make run` needs no set-up.
+FRAUDSITE_AUDIT_KEY = env_audit_key("FRAUDSITE_AUDIT_KEY", local_file=VAR_DIR / "audit-key" if DEBUG else None)
 FRAUDSITE_MODEL_DIR = Path(env_str("FRAUDSITE_MODEL_DIR", str(VAR_DIR / "models")))
 FRAUDSITE_DEFAULT_CURRENCY = env_str("FRAUDSITE_DEFAULT_CURRENCY", "EUR")
 if len(FRAUDSITE_DEFAULT_CURRENCY) != 3 or not FRAUDSITE_DEFAULT_CURRENCY.isalpha():

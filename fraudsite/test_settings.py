@@ -4,6 +4,7 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("FRAUDSITE_AUDIT_KEY", "test-only-audit-key-0123456789abcdef")
 os.environ.setdefault("FRAUDSITE_MODEL_DIR", tempfile.mkdtemp(prefix="fraudsite-test-models-"))
 
 from fraudsite.settings import *  # noqa: F403

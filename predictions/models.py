@@ -13,11 +13,15 @@ import uuid
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 _deletion_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_deletion_allowed", default=False)
+
+
+# services/integrity.py computes it; verify_audit checks it.
+DIGEST_HELP = "HMAC-SHA256 of the row's content under FRAUDSITE_AUDIT_KEY (services/integrity.py)"
 
 
 class AuditImmutableError(Exception):
@@ -26,10 +30,17 @@ class AuditImmutableError(Exception):
 
 @contextlib.contextmanager
 def audit_deletion_allowed() -> Iterator[None]:
-    """Let the retention service delete audit rows inside this block; nothing else may."""
+    """Let the retention service delete audit rows inside this block; nothing else may.
+
+    The block is one database transaction holding the triggers' permit (AuditPurgePermit, migration 0009):
+    the ORM's guard and the database's open together, and only here.
+    """
     token = _deletion_allowed.set(True)
     try:
-        yield
+        with transaction.atomic():
+            permit = AuditPurgePermit.objects.create()
+            yield
+            permit.delete()
     finally:
         _deletion_allowed.reset(token)
 
@@ -124,6 +135,7 @@ class Transaction(models.Model):
     label_source = models.CharField(max_length=10, choices=LabelSource.choices, blank=True)
     labelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
 
     class Meta:
         ordering = ["-timestamp"]
@@ -160,6 +172,7 @@ class ScoringRequest(AppendOnlyModel):
     duration_ms = models.FloatField()
     error = models.CharField(max_length=200, blank=True)
     replayed = models.BooleanField(default=False)
+    digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
 
     class Meta:
         ordering = ["-received_at"]
@@ -183,6 +196,7 @@ class Prediction(AppendOnlyModel):
     reasons = models.JSONField(default=list, help_text="[{feature, value, contribution}], strongest first")
     latency_ms = models.FloatField()
     scored_at = models.DateTimeField(default=timezone.now)
+    digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
 
     class Meta:
         ordering = ["-scored_at"]
@@ -210,6 +224,7 @@ class Review(AppendOnlyModel):
     outcome = models.CharField(max_length=10, choices=[(Label.FRAUD, "fraud"), (Label.LEGITIMATE, "legitimate")])
     notes = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(default=timezone.now)
+    digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
 
     class Meta:
         ordering = ["-reviewed_at"]
@@ -225,6 +240,7 @@ class AuditAction(models.TextChoices):
     CLIENT_CREATED = "client.created", "API client created"
     CLIENT_ROTATED = "client.rotated", "API client key rotated"
     CLIENT_REVOKED = "client.revoked", "API client revoked"
+    AUDIT_PURGED = "audit.purged", "audit rows purged"
 
 
 class AuditEvent(AppendOnlyModel):
@@ -242,6 +258,7 @@ class AuditEvent(AppendOnlyModel):
     target_id = models.CharField(max_length=150)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
@@ -262,3 +279,43 @@ class ReviewQueueItem(Prediction):
         verbose_name = "review queue item"
         verbose_name_plural = "review queue"
         ordering = ["-score", "pk"]
+
+
+class AuditSeal(AppendOnlyModel):
+    """A sealed block: which rows of one audit table existed, and the hash of their digests, at sealing time.
+
+    Seals form one chain (each holds the digest of the one before), so a removed or an inserted row in a
+    sealed range, and a removed or edited seal, show in verify_audit. seal_audit writes them.
+    """
+
+    kind = models.CharField(max_length=16, help_text="transaction, request, prediction, review or event")
+    first_pk = models.BigIntegerField()
+    last_pk = models.BigIntegerField()
+    pk_ranges = models.JSONField(help_text="[[first, last], ...]: the primary keys sealed, as closed ranges")
+    count = models.PositiveIntegerField()
+    root = models.CharField(max_length=64, help_text="sha256 of the sealed rows' digests, in primary key order")
+    first_time = models.DateTimeField()
+    last_time = models.DateTimeField()
+    sealed_at = models.DateTimeField(default=timezone.now)
+    previous = models.CharField(max_length=64, help_text="the digest of the seal before this one; '' for the first")
+    digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            # One chain: two sealers that race both read the same previous seal, and one of them fails.
+            models.UniqueConstraint(fields=["previous"], name="seal_chain_one_successor"),
+            models.UniqueConstraint(fields=["kind", "first_pk"], name="seal_kind_first_pk"),
+        ]
+
+    def __str__(self) -> str:
+        return f"seal {self.pk}: {self.kind} {self.first_pk}..{self.last_pk} ({self.count} rows)"
+
+
+class AuditPurgePermit(models.Model):
+    """While purge_audit's transaction holds a row here, the database triggers let it delete audit rows.
+
+    The row is inserted and deleted inside that one transaction, so no other connection ever sees it.
+    """
+
+    granted_at = models.DateTimeField(default=timezone.now)

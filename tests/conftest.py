@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ from rest_framework.test import APIClient
 
 from predictions.models import ModelVersion, Prediction, Transaction
 from predictions.services.events import Actor
+from predictions.services.integrity import signed
 
 ACTOR = Actor(name="tester", via="test")
 
@@ -103,7 +105,9 @@ def make_transaction(db):
             "currency": "EUR",
         }
         fields.update(overrides)
-        return Transaction.objects.create(**fields)
+        row = signed(Transaction(**fields))
+        row.save(force_insert=True)
+        return row
 
     return make
 
@@ -168,7 +172,7 @@ def make_prediction(make_transaction, model_version):
                 if score >= THRESHOLDS["review"]
                 else "approve"
             )
-        return Prediction.objects.create(
+        prediction = Prediction(
             transaction=transaction,
             model_version=version or model_version,
             score=score,
@@ -179,5 +183,26 @@ def make_prediction(make_transaction, model_version):
             latency_ms=1.0,
             scored_at=scored_at or timezone.now(),
         )
+        signed(prediction).save(force_insert=True)
+        return prediction
 
     return make
+
+
+@pytest.fixture
+def flushable_audit(transactional_db):
+    """For a transactional test: Django empties the tables after it (DELETE on SQLite, TRUNCATE on
+    PostgreSQL), which the audit's triggers refuse, so the test runs without them.
+    tests/predictions/test_audit_triggers.py tests the triggers themselves."""
+    from django.db import connection
+
+    triggers = importlib.import_module("predictions.migrations.0009_audit_triggers")
+
+    def drop() -> None:
+        with connection.cursor() as cursor:
+            for sql in triggers.drop_statements(connection.vendor):
+                cursor.execute(sql)
+
+    drop()
+    yield
+    drop()  # a test that migrated forward made them again

@@ -35,6 +35,7 @@ from predictions.errors import DomainError
 from predictions.models import Label, ModelVersion, Prediction, ScoringRequest, Transaction
 from predictions.services.audit import RequestAudit, request_audit_begin
 from predictions.services.bulk_sql import bulk_write_cache, db_datetimes, insert_rows
+from predictions.services.integrity import prediction_digests, transaction_digests
 from predictions.services.loading import REPORTED_BAD_ROWS, BadRow, read_transaction_file
 from predictions.services.model_loader import ModelUnavailable, active_model
 from predictions.services.records import (
@@ -330,17 +331,27 @@ def _store_chunk(prepared: _Prepared, *, job: _Job, while_committing: Callable[[
     while_committing, if given, is called once the rows are inserted, just before the commit.
     """
     chunk, n = prepared.chunk, len(prepared.chunk)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    moment = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(moment)
+    tx_digests = transaction_digests(chunk, created_at=moment)
     try:
         with transaction.atomic():
             request = job.request or scoring_request_create(
                 audit=job.audit, status_code=201, response={"model_version": job.model_version.version}
             )
             # No ON CONFLICT: an id stored by someone else since our lookup must fail the chunk.
-            insert_rows(Transaction, {**prepared.transactions, "created_at": [now] * n})
-            pks = {"transaction_id": _pks(chunk), "model_version_id": [job.model_version.pk] * n}
+            insert_rows(Transaction, {**prepared.transactions, "created_at": [now] * n, "digest": tx_digests})
+            transaction_pks = _pks(chunk)
+            pks = {"transaction_id": transaction_pks, "model_version_id": [job.model_version.pk] * n}
             owners = {"request_id": [request.pk] * n, "scored_at": [now] * n}
-            insert_rows(Prediction, {**pks, **owners, **prepared.predictions})
+            digests = prediction_digests(
+                prepared.predictions,
+                transaction_pks=transaction_pks,
+                model_version_pk=job.model_version.pk,
+                request_pk=request.pk,
+                scored_at=moment,
+            )
+            insert_rows(Prediction, {**pks, **owners, **prepared.predictions, "digest": digests})
             if while_committing is not None:
                 while_committing()
     except IntegrityError:

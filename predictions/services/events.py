@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction as db_transaction
 
 from predictions.models import AuditEvent, Transaction
+from predictions.services.integrity import signed
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,16 @@ def events_record(*, actor: Actor, action: str, target_type: str, changes: Itera
     if not db_transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit events are written inside the transaction of the change they record")
     events = [
-        AuditEvent(
-            actor=actor.name,
-            via=actor.via,
-            action=action,
-            target_type=target_type,
-            target_id=change.target_id,
-            before=change.before,
-            after=change.after,
+        signed(
+            AuditEvent(
+                actor=actor.name,
+                via=actor.via,
+                action=action,
+                target_type=target_type,
+                target_id=change.target_id,
+                before=change.before,
+                after=change.after,
+            )
         )
         for change in changes
     ]

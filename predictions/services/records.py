@@ -36,6 +36,7 @@ from predictions.errors import DomainError
 from predictions.models import Decision, Label, ModelVersion, Prediction, ScoringRequest, Transaction
 from predictions.services.audit import RequestAudit
 from predictions.services.bulk_sql import json_text
+from predictions.services.integrity import signed
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def prediction_row(
         score=float(scored.score),
         decision=Decision(scored.decision).value,
         thresholds=_thresholds(model),
-        features=[float(value) for value in features],
+        features=[float(value) + 0.0 for value in features],  # + 0.0: -0.0 is 0.0 (PostgreSQL's jsonb has no -0)
         reasons=_reasons(scored),
         latency_ms=latency_ms,
         scored_at=timezone.now(),
@@ -240,7 +241,8 @@ def _thresholds(model: Model) -> dict[str, float]:
 
 def _reasons(scored: Scored) -> list[Reason]:
     return [
-        {"feature": r.feature, "value": float(r.value), "contribution": float(r.contribution)} for r in scored.reasons
+        {"feature": r.feature, "value": float(r.value) + 0.0, "contribution": float(r.contribution) + 0.0}
+        for r in scored.reasons
     ]
 
 
@@ -254,7 +256,7 @@ def _features_json(features: np.ndarray) -> list[str]:
         return []
     template = "[" + ",".join(["%s"] * features.shape[1]) + "]"
     columns = []
-    for column in np.asarray(features, dtype=np.float64).T:
+    for column in np.asarray(features, dtype=np.float64).T + 0.0:  # -0.0 as 0.0, as prediction_row
         # Distinct by bit pattern, not by value: -0.0 == 0.0 but their reprs differ.
         distinct, inverse = np.unique(column.view(np.uint64), return_inverse=True)
         if len(distinct) * 4 < len(column):
@@ -301,7 +303,7 @@ def scoring_request_create(
     """
     if audit.recorded:
         raise RuntimeError(f"scoring request {audit.request_id} is already recorded")
-    return ScoringRequest.objects.create(
+    request = ScoringRequest(
         request_id=audit.request_id,
         received_at=audit.received_at,
         endpoint=audit.endpoint,
@@ -315,6 +317,8 @@ def scoring_request_create(
         error=error[:200],
         replayed=replayed,
     )
+    signed(request).save(force_insert=True)
+    return request
 
 
 def refused_request_record(*, audit: RequestAudit, status_code: int, response: Any, error: str) -> None:

@@ -4,6 +4,9 @@ Deleted, when older than the cutoff: predictions (by scored_at), then the scorin
 received_at) that no remaining prediction references, and reviews (by reviewed_at). Transactions
 and their labels stay: they are the history the features and the next model are made of.
 Deletion runs in atomic chunks, so an interrupted purge leaves whole chunks and a re-run finishes it.
+
+Each chunk's transaction holds the database triggers' permit (models.audit_deletion_allowed) and writes an AuditEvent naming the primary keys it removed, so verify_audit tells a purged row from a
+removed one.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from predictions.errors import DomainError
-from predictions.models import Prediction, Review, ScoringRequest, audit_deletion_allowed
+from predictions.models import (
+    AuditAction,
+    Prediction,
+    Review,
+    ScoringRequest,
+    audit_deletion_allowed,
+)
+from predictions.services.events import Actor, Change, events_record
+from predictions.services.integrity import KINDS_BY_MODEL, pk_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +66,12 @@ class PurgeResult:
 
 
 def audit_purge(
-    *, older_than_days: int, dry_run: bool = False, now: datetime | None = None, chunk_rows: int = CHUNK_ROWS
+    *,
+    older_than_days: int,
+    actor: Actor,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> PurgeResult:
     """Delete the audit rows older than older_than_days (nothing with dry_run); says what it deleted."""
     if older_than_days < 1:
@@ -66,7 +82,7 @@ def audit_purge(
     for table, queryset, time_field in _targets(cutoff):
         item = _describe(table, queryset(), time_field)
         if not dry_run and item.rows:
-            _delete_in_chunks(queryset, chunk_rows=chunk_rows)
+            _delete_in_chunks(queryset, chunk_rows=chunk_rows, actor=actor, cutoff=cutoff)
             logger.warning("purge_audit deleted %s older than %s", item, cutoff.isoformat())
         items.append(item)
     if dry_run:
@@ -100,11 +116,16 @@ def _describe(table: str, queryset: QuerySet, time_field: str) -> PurgeItem:
     return PurgeItem(table, rows, ordered.first(), ordered.last())
 
 
-def _delete_in_chunks(queryset, *, chunk_rows: int) -> None:
+def _delete_in_chunks(queryset, *, chunk_rows: int, actor: Actor, cutoff: datetime) -> None:
     model: type[Model] = queryset().model
+    kind = KINDS_BY_MODEL[model].name
     while True:
         with transaction.atomic(), audit_deletion_allowed():
             ids = list(queryset().order_by("pk").values_list("pk", flat=True)[:chunk_rows])
             if not ids:
                 return
             model.objects.filter(pk__in=ids).delete()
+            after = {"older_than": cutoff.isoformat(), "pks": pk_ranges(ids)}
+            events_record(
+                actor=actor, action=AuditAction.AUDIT_PURGED, target_type=kind, changes=[Change(kind, None, after)]
+            )

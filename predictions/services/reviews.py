@@ -13,6 +13,7 @@ from predictions import rules
 from predictions.errors import DomainError
 from predictions.models import LabelSource, Review, Transaction
 from predictions.services.events import Actor
+from predictions.services.integrity import signed
 from predictions.services.labels import LabelError, label_record, labels_record_bulk
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ def review_record(
     """
     _check_review(outcome=outcome, notes=notes)
     with db_transaction.atomic():
-        review = Review.objects.create(
+        review = Review(
             transaction=transaction, reviewer=reviewer, outcome=outcome, notes=notes, reviewed_at=timezone.now()
         )
+        signed(review).save(force_insert=True)
         try:
             label_record(
                 transaction=transaction,
@@ -74,7 +76,7 @@ def review_record_bulk(
     now = timezone.now()
     with db_transaction.atomic():
         reviews = Review.objects.bulk_create(
-            Review(transaction=tx, reviewer=reviewer, outcome=outcome, notes=notes, reviewed_at=now)
+            signed(Review(transaction=tx, reviewer=reviewer, outcome=outcome, notes=notes, reviewed_at=now))
             for tx in transactions
         )
         labels_record_bulk(

@@ -25,6 +25,7 @@ from model_package.features import history_window, transaction_features
 from model_package.predict import Model
 from predictions.models import Label, ModelVersion, Prediction, Transaction
 from predictions.services.audit import RequestAudit
+from predictions.services.integrity import signed
 from predictions.services.model_loader import active_model
 from predictions.services.records import (
     REASONS,
@@ -117,9 +118,10 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
         prediction, transaction_id=tx.transaction_id, model_version=model_version.version, request_id=audit.request_id
     )
     with _write_block():
-        tx.save(force_insert=True)
+        signed(tx).save(force_insert=True)
         prediction.request = scoring_request_create(audit=audit, status_code=STATUS_CREATED, response=result)
-        prediction.save(force_insert=True)
+        prediction.transaction = tx  # its primary key, now that it has one
+        signed(prediction).save(force_insert=True)
     audit.recorded = True
     return ScoreOutcome(result=result, replayed=False)
 
@@ -235,11 +237,13 @@ def _score_batch_once(*, transactions: Sequence[TransactionInput], audit: Reques
     with _write_block():
         # In id order, the order every batch takes the unique index's locks in: two overlapping batches on
         # PostgreSQL then wait for each other instead of deadlocking.
-        Transaction.objects.bulk_create(sorted(tx_rows, key=lambda tx: tx.transaction_id))
+        Transaction.objects.bulk_create(signed(tx) for tx in sorted(tx_rows, key=lambda tx: tx.transaction_id))
         request = scoring_request_create(audit=audit, status_code=status, response=body, replayed=not new)
         for prediction in predictions:
             # bulk_create has filled in the transactions' primary keys (PostgreSQL, SQLite >= 3.35).
             prediction.request = request
+            prediction.transaction = prediction.transaction
+            signed(prediction)
         Prediction.objects.bulk_create(predictions)
     audit.recorded = True
     return BatchOutcome(result=body)

@@ -18,7 +18,7 @@ from predictions.models import ModelVersion, Prediction, Review, Transaction
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("flushable_audit")]
 
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "review-queue.png"
 PASSWORD = "a-browser-passphrase"

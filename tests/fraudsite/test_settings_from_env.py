@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,15 +14,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def fresh_python(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
-    """Run python with argv in the project, with only these variables (plus PATH and a var dir) set."""
-    environment = {"PATH": os.environ.get("PATH", ""), "FRAUDSITE_VAR_DIR": str(tmp_path), **env}
+AUDIT_KEY = "a-test-audit-key-of-32-characters!"
+
+
+def fresh_python(tmp_path: Path, *argv: str, **env: str | None) -> subprocess.CompletedProcess:
+    """Run python with argv in the project, with only these variables (plus PATH, a var dir and an audit key)
+    set; a variable given as None is left unset."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "FRAUDSITE_VAR_DIR": str(tmp_path),
+        "FRAUDSITE_AUDIT_KEY": AUDIT_KEY,
+        **env,
+    }
+    environment = {name: value for name, value in environment.items() if value is not None}
     return subprocess.run(
         [sys.executable, *argv], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
     )
 
 
-def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+def start(tmp_path: Path, **env: str | None) -> subprocess.CompletedProcess:
     """Start Django in a fresh interpreter with only these variables set."""
     return fresh_python(
         tmp_path, "-c", "import django; django.setup()", DJANGO_SETTINGS_MODULE="fraudsite.settings", **env
@@ -41,6 +52,7 @@ def test_debug_may_run_without_a_secret_key(tmp_path):
     [
         ({}, "SECRET_KEY must be set"),
         ({"SECRET_KEY": "s", "DEBUG": "maybe"}, "DEBUG must be a boolean"),
+        ({"SECRET_KEY": "s", "FRAUDSITE_AUDIT_KEY": "short"}, "FRAUDSITE_AUDIT_KEY must have 32 or more characters"),
         ({"SECRET_KEY": "s", "API_PAGE_SIZE": "fifty"}, "API_PAGE_SIZE must be an integer"),
         ({"SECRET_KEY": "s", "FRAUDSITE_MAX_BODY_BYTES": "10"}, "FRAUDSITE_MAX_BODY_BYTES must be at least 1024"),
         ({"SECRET_KEY": "s", "THROTTLE_SCORING": "fast"}, "THROTTLE_SCORING must look like '100/minute'"),
@@ -93,7 +105,8 @@ def readme_production_env() -> dict[str, str]:
     block = section.split("```dotenv\n", 1)[1].split("```", 1)[0]
     env = dict(line.split("=", 1) for line in block.splitlines() if line.strip() and not line.startswith("#"))
     assert env["SECRET_KEY"].startswith("<"), "the README must show a placeholder, never a usable key"
-    return {**env, "SECRET_KEY": secrets.token_urlsafe(50)}
+    assert env["FRAUDSITE_AUDIT_KEY"].startswith("<"), "the README must show a placeholder, never a usable key"
+    return {**env, "SECRET_KEY": secrets.token_urlsafe(50), "FRAUDSITE_AUDIT_KEY": secrets.token_hex(32)}
 
 
 def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -141,3 +154,26 @@ def test_the_proxy_header_is_read_as_its_request_meta_key(tmp_path):
     )
 
     assert result.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_without_debug_the_audit_key_must_come_from_the_environment(tmp_path):
+    result = start(tmp_path, SECRET_KEY="s", FRAUDSITE_AUDIT_KEY=None)
+
+    assert result.returncode == 1
+    assert "FRAUDSITE_AUDIT_KEY must be set" in result.stderr
+    assert not (tmp_path / "audit-key").exists()
+
+
+def test_with_debug_and_no_variable_a_local_key_is_made_once_readable_by_the_owner_only(tmp_path):
+    code = "import django; django.setup(); from django.conf import settings; print(settings.FRAUDSITE_AUDIT_KEY)"
+
+    first, second = (
+        fresh_python(
+            tmp_path, "-c", code, DJANGO_SETTINGS_MODULE="fraudsite.settings", DEBUG="1", FRAUDSITE_AUDIT_KEY=None
+        )
+        for _ in range(2)
+    )
+
+    assert first.stdout == second.stdout == (tmp_path / "audit-key").read_text()
+    assert len(first.stdout.strip()) == 64
+    assert stat.S_IMODE((tmp_path / "audit-key").stat().st_mode) == 0o600

@@ -23,7 +23,7 @@ def migrate(targets):
 
 
 @pytest.fixture
-def stored_before_0004(transactional_db):
+def stored_before_0004(flushable_audit):
     apps = migrate(BEFORE)
     now = timezone.now()
     version = apps.get_model("predictions", "ModelVersion").objects.create(
@@ -61,7 +61,7 @@ def test_0004_rewrites_stored_features_as_values_in_model_order_and_back(stored_
 
 
 @pytest.fixture
-def drf_token_before_0007(transactional_db):
+def drf_token_before_0007(flushable_audit):
     """A client with a DRF authtoken key, as an install before 0007 has it: the key in plain text."""
     migrate([("predictions", "0001_initial")])  # from before 0002, which makes the roles (flushed by now)
     migrate([("predictions", "0006_audit_event")])

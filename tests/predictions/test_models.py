@@ -58,7 +58,7 @@ def test_only_the_retention_block_may_delete_audit_rows():
     assert ScoringRequest.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_audit")
 def test_the_database_refuses_a_second_active_model_version():
     _model_version("one", is_active=True)
     with pytest.raises(IntegrityError), transaction.atomic():

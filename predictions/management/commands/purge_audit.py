@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from predictions.management.base import FraudsiteCommand, positive_int
+from predictions.services.events import Actor
 from predictions.services.retention import audit_purge
 
 
@@ -21,7 +22,9 @@ class Command(FraudsiteCommand):
         parser.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = audit_purge(older_than_days=options["older_than"], dry_run=options["dry_run"])
+        result = audit_purge(
+            older_than_days=options["older_than"], dry_run=options["dry_run"], actor=Actor.command("purge_audit")
+        )
         verb = "would delete" if result.dry_run else "deleted"
         for item in result.items:
             self.stdout.write(f"{verb} {item}")

@@ -7,7 +7,10 @@ import pytest
 from django.contrib.auth.models import User
 
 from predictions.models import ModelVersion, Prediction, Review, ScoringRequest, Transaction
+from predictions.services.events import Actor
 from predictions.services.retention import PurgeError, audit_purge
+
+ACTOR = Actor(name="tester", via="test")
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -76,7 +79,7 @@ def remaining() -> dict[str, set[str]]:
 
 
 def test_it_deletes_what_is_older_than_the_retention_and_keeps_the_rest(audit_rows):
-    result = audit_purge(older_than_days=200, now=NOW)
+    result = audit_purge(actor=ACTOR, older_than_days=200, now=NOW)
 
     assert result.cutoff == days_ago(200)
     assert [(item.table, item.rows) for item in result.items] == [
@@ -94,24 +97,24 @@ def test_it_deletes_what_is_older_than_the_retention_and_keeps_the_rest(audit_ro
 def test_a_dry_run_counts_the_same_rows_and_deletes_nothing(audit_rows):
     before = remaining()
 
-    result = audit_purge(older_than_days=200, now=NOW, dry_run=True)
+    result = audit_purge(actor=ACTOR, older_than_days=200, now=NOW, dry_run=True)
 
     assert [item.rows for item in result.items] == [2, 1, 1]
     assert remaining() == before
 
 
 def test_a_second_purge_finds_nothing_more(audit_rows):
-    audit_purge(older_than_days=200, now=NOW)
+    audit_purge(actor=ACTOR, older_than_days=200, now=NOW)
     after = remaining()
 
-    again = audit_purge(older_than_days=200, now=NOW)
+    again = audit_purge(actor=ACTOR, older_than_days=200, now=NOW)
 
     assert again.total == 0
     assert remaining() == after
 
 
 def test_small_chunks_delete_the_same_rows(audit_rows):
-    audit_purge(older_than_days=50, now=NOW, chunk_rows=1)
+    audit_purge(actor=ACTOR, older_than_days=50, now=NOW, chunk_rows=1)
 
     assert remaining()["predictions"] == {"tx-10"}
     assert remaining()["reviews"] == {"tx-10"}
@@ -120,7 +123,7 @@ def test_small_chunks_delete_the_same_rows(audit_rows):
 
 def test_it_logs_each_deletion(audit_rows, caplog):
     with caplog.at_level(logging.INFO, logger="predictions.services.retention"):
-        audit_purge(older_than_days=200, now=NOW)
+        audit_purge(actor=ACTOR, older_than_days=200, now=NOW)
 
     logged = [record.getMessage() for record in caplog.records]
     assert any(line.startswith("purge_audit deleted predictions: 2 (") for line in logged)
@@ -129,5 +132,5 @@ def test_it_logs_each_deletion(audit_rows, caplog):
 
 def test_it_refuses_a_retention_under_one_day(audit_rows):
     with pytest.raises(PurgeError, match="at least 1 day"):
-        audit_purge(older_than_days=0, now=NOW)
+        audit_purge(actor=ACTOR, older_than_days=0, now=NOW)
     assert Prediction.objects.count() == 5
