@@ -5,8 +5,8 @@ received_at) that no remaining prediction references, and reviews (by reviewed_a
 and their labels stay: they are the history the features and the next model are made of.
 Deletion runs in atomic chunks, so an interrupted purge leaves whole chunks and a re-run finishes it.
 
-Each chunk's transaction holds the database triggers' permit (models.audit_deletion_allowed) and writes an AuditEvent naming the primary keys it removed, so verify_audit tells a purged row from a
-removed one.
+Each chunk's transaction holds the database triggers' permit (models.audit_deletion_allowed) and writes
+an AuditEvent naming the primary keys it removed, so verify_audit tells a purged row from a removed one.
 """
 
 from __future__ import annotations
