@@ -211,7 +211,7 @@ def prediction_row(
         decision=Decision(scored.decision).value,
         thresholds=_thresholds(model),
         features=[float(value) + 0.0 for value in features],  # + 0.0: -0.0 is 0.0 (PostgreSQL's jsonb has no -0)
-        reasons=_reasons(scored),
+        reasons=reasons_of(scored),
         latency_ms=latency_ms,
         scored_at=timezone.now(),
     )
@@ -230,7 +230,7 @@ def prediction_columns(
         "decision": [s.decision for s in scored],
         "thresholds": [json_text(_thresholds(model))] * n,
         "features": _features_json(features),
-        "reasons": [json_text(_reasons(s)) if s.reasons else "[]" for s in scored],
+        "reasons": [json_text(reasons_of(s)) if s.reasons else "[]" for s in scored],
         "latency_ms": [latency_ms] * n,
     }
 
@@ -239,7 +239,8 @@ def _thresholds(model: Model) -> dict[str, float]:
     return {"review": float(model.thresholds.review), "decline": float(model.thresholds.decline)}
 
 
-def _reasons(scored: Scored) -> list[Reason]:
+def reasons_of(scored: Scored) -> list[Reason]:
+    """A scored row's reasons as stored (-0.0 as 0.0, as PostgreSQL's jsonb reads it back)."""
     return [
         {"feature": r.feature, "value": float(r.value) + 0.0, "contribution": float(r.contribution) + 0.0}
         for r in scored.reasons

@@ -1,8 +1,9 @@
 """Verifying the audit: every stored prediction, recomputed from its stored features with its own model.
 
 A stored prediction is reproducible when its model version's artifact (verified by hash) gives exactly
-the stored score for the stored feature vector, and the decision that score takes with the version's
-thresholds is the stored decision. Anything else is a difference, reported one by one.
+the stored score for the stored feature vector, the decision that score takes with the version's
+thresholds is the stored decision, and the reasons it gives are the stored reasons. Anything else is a
+difference, reported one by one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from model_package.predict import Model
 from predictions.models import ModelVersion, Prediction
 from predictions.services.model_loader import ModelUnavailable, model_for_version
+from predictions.services.records import REASONS, reasons_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def predictions_verify(*, since: datetime | None = None, chunk_rows: int = CHUNK
         rows = (
             predictions.filter(model_version=model_version)
             .order_by("id")
-            .values_list("id", "transaction__transaction_id", "score", "decision", "features")
+            .values_list("id", "transaction__transaction_id", "score", "decision", "features", "reasons")
             .iterator(chunk_size=chunk_rows)
         )
         checked = _verify_version(
@@ -92,22 +94,24 @@ def _compare(model: Model, version: str, chunk: list[tuple]) -> list[Difference]
     differences = []
     names = model.feature_names
     usable, vectors = [], []
-    for pid, tid, score, decision, features in chunk:
+    for pid, tid, score, decision, features, reasons in chunk:
         if not isinstance(features, list) or len(features) != len(names):
             differences.append(Difference(pid, tid, version, "stored features do not match the model's feature list"))
             continue
-        usable.append((pid, tid, score, decision))
+        usable.append((pid, tid, score, decision, reasons))
         vectors.append(features)
     if not usable:
         return differences
-    recomputed = model.score_many(np.asarray(vectors, dtype=np.float64), explain="none")
-    for (pid, tid, score, decision), fresh in zip(usable, recomputed, strict=True):
+    recomputed = model.score_many(np.asarray(vectors, dtype=np.float64), explain=REASONS)
+    for (pid, tid, score, decision, reasons), fresh in zip(usable, recomputed, strict=True):
         if fresh.score != score:
             differences.append(Difference(pid, tid, version, f"stored score {score!r}, recomputed {fresh.score!r}"))
         elif fresh.decision != decision:
             differences.append(
                 Difference(pid, tid, version, f"stored decision {decision}, the model decides {fresh.decision}")
             )
+        elif reasons_of(fresh) != reasons:
+            differences.append(Difference(pid, tid, version, "stored reasons differ from the recomputed reasons"))
     return differences
 
 

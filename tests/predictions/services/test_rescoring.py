@@ -71,6 +71,18 @@ def test_a_decision_the_model_would_not_take_is_reported(scored_day):
     ]
 
 
+def test_reasons_that_the_model_would_not_give_are_reported(scored_day):
+    flagged = Prediction.objects.exclude(decision="approve").exclude(reasons=[]).order_by("id").first()
+    reasons = [{**reason, "contribution": reason["contribution"] * 2} for reason in flagged.reasons]
+    forged = copy_of(flagged, reasons=reasons)
+
+    result = predictions_verify()
+
+    assert [(d.prediction_id, d.problem) for d in result.differences] == [
+        (forged.pk, "stored reasons differ from the recomputed reasons")
+    ]
+
+
 def test_features_that_do_not_match_the_model_are_reported(scored_day):
     original = Prediction.objects.order_by("id").first()
     forged = copy_of(original, features=[1.0])  # one value where the model has 15 features
