@@ -1,4 +1,5 @@
-"""Exporting the audit (scoring requests, predictions, reviews) of a time range to CSV or JSON Lines.
+"""Exporting the audit (scoring requests, predictions, reviews, audit events) of a time range to CSV or JSON
+Lines, each row with its digest (services/integrity.py).
 
 Rows are streamed from the database with .iterator(chunk_size=...) and written as they come, so
 memory stays flat whatever the size of the range. The file is written beside its final name and
@@ -21,7 +22,7 @@ from typing import Any, TextIO
 from django.db.models import F
 
 from predictions.errors import DomainError
-from predictions.models import ModelVersion, Prediction, Review, ScoringRequest
+from predictions.models import AuditEvent, ModelVersion, Prediction, Review, ScoringRequest
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,14 @@ PREDICTION_FIELDS = (
     "latency_ms",
 )
 REVIEW_FIELDS = ("transaction_id", "reviewer", "outcome", "notes")
-CSV_COLUMNS = ("record", "id", "at", *dict.fromkeys(REQUEST_FIELDS + PREDICTION_FIELDS + REVIEW_FIELDS))
+EVENT_FIELDS = ("actor", "via", "action", "target_type", "target_id", "before", "after")
+CSV_COLUMNS = (
+    "record",
+    "id",
+    "at",
+    *dict.fromkeys(REQUEST_FIELDS + PREDICTION_FIELDS + REVIEW_FIELDS + EVENT_FIELDS),
+    "digest",
+)
 
 
 class ExportError(DomainError):
@@ -66,10 +74,11 @@ class ExportResult:
     requests: int = 0
     predictions: int = 0
     reviews: int = 0
+    events: int = 0
 
     @property
     def total(self) -> int:
-        return self.requests + self.predictions + self.reviews
+        return self.requests + self.predictions + self.reviews + self.events
 
 
 def audit_export(
@@ -103,11 +112,12 @@ def audit_export(
     finally:
         partial.unlink(missing_ok=True)
     logger.info(
-        "audit exported to %s: %d requests, %d predictions, %d reviews between %s and %s",
+        "audit exported to %s: %d requests, %d predictions, %d reviews, %d events between %s and %s",
         out,
         result.requests,
         result.predictions,
         result.reviews,
+        result.events,
         since.isoformat(),
         until.isoformat(),
     )
@@ -118,7 +128,7 @@ def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[
     requests = (
         ScoringRequest.objects.filter(received_at__gte=since, received_at__lt=until)
         .order_by("received_at", "id")
-        .values("id", "received_at", *REQUEST_FIELDS)
+        .values("id", "received_at", "digest", *REQUEST_FIELDS)
     )
     predictions = (
         Prediction.objects.filter(scored_at__gte=since, scored_at__lt=until)
@@ -132,6 +142,7 @@ def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[
             "features",
             "reasons",
             "latency_ms",
+            "digest",
             request_uuid=F("request__request_id"),
             transaction_key=F("transaction__transaction_id"),
             version=F("model_version__version"),
@@ -145,20 +156,27 @@ def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[
             "reviewed_at",
             "outcome",
             "notes",
+            "digest",
             transaction_key=F("transaction__transaction_id"),
             reviewer_name=F("reviewer__username"),
         )
+    )
+    events = (
+        AuditEvent.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
+        .order_by("occurred_at", "id")
+        .values("id", "occurred_at", "digest", *EVENT_FIELDS)
     )
     return [
         ("requests", requests, _request_row),
         ("predictions", predictions, functools.partial(_prediction_row, names=_feature_names())),
         ("reviews", reviews, _review_row),
+        ("events", events, _event_row),
     ]
 
 
 def _request_row(values: dict) -> dict:
     row = {"record": "request", "id": values["id"], "at": _iso(values["received_at"])}
-    row.update({name: values[name] for name in REQUEST_FIELDS})
+    row.update({name: values[name] for name in (*REQUEST_FIELDS, "digest")})
     row["request_id"] = str(values["request_id"])
     return row
 
@@ -180,7 +198,7 @@ def _prediction_row(values: dict, *, names: dict[str, list[str]]) -> dict:
         "model_version": values["version"],
         **{name: values[name] for name in ("score", "decision", "thresholds")},
         "features": features,
-        **{name: values[name] for name in ("reasons", "latency_ms")},
+        **{name: values[name] for name in ("reasons", "latency_ms", "digest")},
     }
 
 
@@ -193,7 +211,14 @@ def _review_row(values: dict) -> dict:
         "reviewer": values["reviewer_name"],
         "outcome": values["outcome"],
         "notes": values["notes"],
+        "digest": values["digest"],
     }
+
+
+def _event_row(values: dict) -> dict:
+    row = {"record": "event", "id": values["id"], "at": _iso(values["occurred_at"])}
+    row.update({name: values[name] for name in (*EVENT_FIELDS, "digest")})
+    return row
 
 
 def _iso(value: datetime) -> str:

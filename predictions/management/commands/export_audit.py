@@ -36,6 +36,6 @@ class Command(FraudsiteCommand):
                 progress=progress,
             )
         self.summary(
-            f"{result.requests:,} requests, {result.predictions:,} predictions, {result.reviews:,} reviews "
-            f"written to {options['out']} in {time.perf_counter() - began:.1f} s"
+            f"{result.requests:,} requests, {result.predictions:,} predictions, {result.reviews:,} reviews, "
+            f"{result.events:,} events written to {options['out']} in {time.perf_counter() - began:.1f} s"
         )

@@ -77,7 +77,8 @@ def test_export_audit_writes_the_days_records_and_again_the_same(run, scored, tm
 
     records = [json.loads(line)["record"] for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert records.count("request") == 1 and records.count("prediction") == scored
-    assert ran.summary.startswith(f"1 requests, {scored:,} predictions, 0 reviews written to")
+    # The event: the fixture's model activation.
+    assert ran.summary.startswith(f"1 requests, {scored:,} predictions, 0 reviews, 1 events written to")
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     assert db_counts() == before
 
@@ -137,3 +138,25 @@ def test_purge_audit_refuses_zero_days(run, scored, db_counts):
     with pytest.raises(CommandError, match="--older-than: must be at least 1, got 0"):
         run("purge_audit", "--older-than", "0")
     assert db_counts() == before
+
+
+@pytest.mark.django_db
+def test_export_audit_includes_the_days_audit_events_with_their_digests(
+    run, make_transaction, analyst_client, tmp_path
+):
+    make_transaction(transaction_id="tx-1")
+    analyst_client.post("/api/v1/transactions/tx-1/label/", {"label": "fraud", "source": "chargeback"}, format="json")
+    today = timezone.now().date().isoformat()
+
+    ran = run("export_audit", "--since", today, "--until", today, "--format", "jsonl", "--out", tmp_path / "a.jsonl")
+
+    [event] = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert (event["record"], event["action"], event["actor"], event["target_id"]) == (
+        "event",
+        "label.set",
+        "analyst",
+        "tx-1",
+    )
+    assert event["after"]["label"] == "fraud"
+    assert len(event["digest"]) == 64
+    assert ran.summary.startswith("0 requests, 0 predictions, 0 reviews, 1 events written to")
