@@ -33,8 +33,8 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        _drop_credentials_with_nul(request)  # every path: the admin's session lookup fails on NUL too
         if request.path.startswith("/api/"):
-            _drop_credentials_with_nul(request)
             if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
                 return _refuse(
                     request,

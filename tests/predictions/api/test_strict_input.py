@@ -192,6 +192,15 @@ def test_a_credential_holding_nul_is_no_credential(client, active_model_version,
     assert response.json()["code"] == "not_authenticated"
 
 
+@pytest.mark.django_db
+def test_a_session_cookie_holding_nul_sends_the_admin_to_its_login_page(client):
+    # As gunicorn passes it on: Django unquotes the octal escape into NUL, which PostgreSQL refuses to look up.
+    response = client.get("/admin/", HTTP_COOKIE='sessionid="abcdefgh\\000"')
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
 def test_a_scoring_request_with_a_token_holding_nul_is_a_401_and_audited(client, active_model_version):
     response = post_raw(client, _transaction_text(), HTTP_AUTHORIZATION="Token abc\x00def")
 
