@@ -16,22 +16,42 @@ from typing import Any
 
 from predictions.models import Label, LabelSource
 
+# The end of an anchored pattern. Python's $ (and so Python's JSON Schema validators and Hypothesis, which
+# generate from the schema's patterns) also matches before a final newline; (?!\n) rules that out, and an
+# ECMA-262 engine, which the OpenAPI schema's patterns are written for, reads it the same way.
+END = r"$(?!\n)"
+
 # transaction_id: the idempotency key, also used in URLs (GET transactions/{transaction_id}/).
 TRANSACTION_ID_MAX_LENGTH = 64
 TRANSACTION_ID_CHARACTERS = r"[A-Za-z0-9._:-]"
-# Unanchored, for URL patterns and pandas fullmatch; anchored, for DRF's RegexField.
+# Unanchored, for URL patterns and pandas fullmatch; anchored, for the serializer and the OpenAPI schema.
 TRANSACTION_ID_BODY = rf"{TRANSACTION_ID_CHARACTERS}{{1,{TRANSACTION_ID_MAX_LENGTH}}}"
-TRANSACTION_ID_PATTERN = rf"^{TRANSACTION_ID_BODY}$"
+TRANSACTION_ID_PATTERN = rf"^{TRANSACTION_ID_BODY}{END}"
 TRANSACTION_ID_RE = re.compile(TRANSACTION_ID_PATTERN)
 
-# customer_id and terminal_id: any non-blank text of 1-64 characters.
+# customer_id and terminal_id: any text of 1-64 characters once its surrounding whitespace is trimmed
+# (Python's, str.strip). The pattern says the same to the OpenAPI schema: optional whitespace, then 1-64
+# characters that start and end with a non-whitespace one, then optional whitespace; never NUL.
 PARTY_ID_MAX_LENGTH = 64
+PARTY_ID_PATTERN = rf"^\s*(?=\S)[^\x00]{{0,{PARTY_ID_MAX_LENGTH}}}(?<=\S)\s*{END}"
+PARTY_ID_RE = re.compile(PARTY_ID_PATTERN)
 
 # amount: a decimal with at most 2 places, 0 <= amount <= 1,000,000,000 (fits DecimalField(12, 2)).
 AMOUNT_MIN = Decimal("0")
 AMOUNT_MAX = Decimal("1000000000")
 AMOUNT_DECIMAL_PLACES = 2
 AMOUNT_MAX_DIGITS = 12
+# An amount sent as a JSON string: plain digits, at most 2 decimals, 0 to 1,000,000,000 (the OpenAPI
+# schema's pattern; no sign, exponent, spaces or digits other than 0-9). A JSON number is a multiple of
+# 0.01 within the same range.
+# AMOUNT_MAX is a power of ten: below it, fewer digits; at it, zero decimals only.
+_AMOUNT_MAX_TEXT = f"{AMOUNT_MAX:f}"
+_DECIMALS = rf"\.[0-9]{{1,{AMOUNT_DECIMAL_PLACES}}}"
+AMOUNT_TEXT_PATTERN = (
+    rf"^(?:[0-9]{{1,{len(_AMOUNT_MAX_TEXT) - 1}}}(?:{_DECIMALS})?"
+    rf"|{_AMOUNT_MAX_TEXT}(?:\.0{{1,{AMOUNT_DECIMAL_PLACES}}})?){END}"
+)
+AMOUNT_TEXT_RE = re.compile(AMOUNT_TEXT_PATTERN)
 
 # timestamp: must carry a time zone and be at most this far in the future (clock skew between systems).
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -88,6 +108,13 @@ LABEL_MESSAGE = f"must be {' or '.join(GROUND_TRUTH_LABELS)}"
 LABEL_SOURCE_MESSAGE = f"must be {' or '.join(LABEL_SOURCES)}"
 LABELLED_AT_MESSAGE = "must be a date (YYYY-MM-DD) or an ISO 8601 time with a time zone"
 NOTES_MESSAGE = f"must be at most {NOTES_MAX_LENGTH} characters"
+# A text field sent as a number, a boolean, an array or an object (DRF would turn 123 into "123").
+STRING_MESSAGE = "must be a JSON string"
+# The list filters' times: a time zone is required, as for a transaction, and the time must exist in UTC
+# (0001-01-01T00:00:00+14:00 is in year 0 there).
+FILTER_TIME_MESSAGE = (
+    "must be an ISO 8601 time with a time zone, between years 1 and 9999 in UTC, such as 2026-01-31T12:00:00Z"
+)
 
 
 def metadata_message(size: int) -> str:
@@ -106,3 +133,9 @@ def metadata_size(metadata: Any) -> int:
 def is_currency_code(value: str) -> bool:
     """True for an ISO 4217 alphabetic code in use, upper case (EUR, not eur)."""
     return value in CURRENCY_CODES
+
+
+# The API's list pages: ?page=N (1 or more; past the last page is a 404) and ?page_size=N.
+PAGE_SIZE_MAX = 500
+PAGE_MESSAGE = "must be a whole number, 1 or more"
+PAGE_SIZE_MESSAGE = f"must be a whole number from 1 to {PAGE_SIZE_MAX}"

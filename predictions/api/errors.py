@@ -63,7 +63,9 @@ def error_response(
 ) -> JsonResponse:
     """The error as a plain Django response, for answers given outside DRF views (middleware, 404, 500)."""
     return JsonResponse(
-        error_body(status_code=status_code, code=code, detail=detail, fields=fields), status=status_code
+        error_body(status_code=status_code, code=code, detail=detail, fields=fields),
+        status=status_code,
+        json_dumps_params=COMPACT_JSON,
     )
 
 

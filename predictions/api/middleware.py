@@ -1,4 +1,6 @@
-"""Refuse API request bodies that cannot be read whole: too large (413) or without a length (411)."""
+"""The first thing an API request meets: bodies that cannot be read whole are refused, too large (413) or
+without a length (411), and credentials that cannot be stored are dropped before anything looks them up.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +25,15 @@ class BodySizeLimitMiddleware:
     """413 for an /api/ request whose Content-Length exceeds settings.FRAUDSITE_MAX_BODY_BYTES, 411 for a
     chunked one (Django reads a body by its Content-Length only, so it would see an empty body).
 
-    The check uses the declared length, so the refused body is never parsed.
+    The check uses the declared length, so the refused body is never parsed. It also drops credentials that
+    hold NUL (_drop_credentials_with_nul).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        _drop_credentials_with_nul(request)  # every path: the admin's session lookup fails on NUL too
         if request.path.startswith("/api/"):
             if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
                 return _refuse(
@@ -45,6 +49,19 @@ class BodySizeLimitMiddleware:
                 detail = f"The request body is {length} bytes; the limit is {limit} bytes."
                 return _refuse(request, status_code=413, code="payload_too_large", detail=detail)
         return self.get_response(request)
+
+
+def _drop_credentials_with_nul(request: HttpRequest) -> None:
+    """Forget a token or a session cookie that holds NUL: no stored one can, and PostgreSQL refuses to look
+    one up (a 500). The request goes on as one without them (401 where credentials are needed).
+
+    A cookie gets NUL from an octal escape in a quoted value ("abc\\000"), which passes any HTTP server.
+    """
+    if "\x00" in request.META.get("HTTP_AUTHORIZATION", ""):
+        del request.META["HTTP_AUTHORIZATION"]
+    for name, value in list(request.COOKIES.items()):
+        if "\x00" in value:
+            del request.COOKIES[name]
 
 
 def _drain(request: HttpRequest, length: int) -> None:
@@ -66,7 +83,12 @@ def _refuse(request: HttpRequest, *, status_code: int, code: str, detail: str) -
         audit.body_truncated = True
         body["request_id"] = str(audit.request_id)
         refused_request_record(audit=audit, status_code=status_code, response=body, error=code)
-    return JsonResponse(body, status=status_code, json_dumps_params=COMPACT_JSON)
+    response = JsonResponse(body, status=status_code, json_dumps_params=COMPACT_JSON)
+    if body["request_id"] is not None:
+        from predictions.api.views import REQUEST_ID_HEADER
+
+        response[REQUEST_ID_HEADER] = body["request_id"]  # as on every answer of a scoring endpoint
+    return response
 
 
 def _scoring_endpoint(request: HttpRequest) -> str | None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -22,7 +26,13 @@ def _messages(message: str, *keys: str) -> dict[str, str]:
 
 
 class StrictSerializer(serializers.Serializer):
-    """A serializer that refuses fields it does not define instead of silently dropping them."""
+    """A serializer that refuses fields it does not define instead of silently dropping them.
+
+    openapi_rules: JSON Schema keywords the OpenAPI schema adds to the object, for the rules its
+    validate() checks across fields (predictions.api.schema.StrictSerializerExtension).
+    """
+
+    openapi_rules: dict[str, Any] = {}
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         unknown = {}
@@ -39,6 +49,70 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+class FullMatchValidator(RegexValidator):
+    """A RegexValidator that matches the whole value (Django's searches, and its $ lets a final newline pass).
+
+    A RegexValidator still, so that the OpenAPI schema shows its pattern.
+    """
+
+    def __call__(self, value: Any) -> None:
+        if not self.regex.fullmatch(str(value)):
+            raise ValidationError(self.message, code=self.code)
+
+
+class TextField(serializers.CharField):
+    """A CharField that takes a JSON string only; DRF's turns 123 or 1.5 into "123" or "1.5".
+
+    With a pattern, the whole value must match it (the OpenAPI schema shows the same pattern).
+    """
+
+    default_error_messages = {"not_a_string": rules.STRING_MESSAGE}
+
+    def __init__(self, *, pattern: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if pattern is not None:
+            self.validators.append(FullMatchValidator(pattern, message=self.error_messages["invalid"]))
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": rules.AMOUNT_TEXT_PATTERN},
+            {
+                "type": "number",
+                "minimum": int(rules.AMOUNT_MIN),
+                "maximum": int(rules.AMOUNT_MAX),
+                "multipleOf": float(Decimal(1).scaleb(-rules.AMOUNT_DECIMAL_PLACES)),
+            },
+        ]
+    }
+)
+class AmountField(serializers.DecimalField):
+    """An amount as a JSON string of plain digits ("42.50") or a JSON number (42.5), within rules' limits.
+
+    DRF's DecimalField also takes strings such as " 4.2e1", "+42" or ".5"; the pattern refuses them.
+    """
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        value = super().to_internal_value(data)  # the places message, as for a file
+        if isinstance(data, str) and not rules.AMOUNT_TEXT_RE.fullmatch(data):
+            self.run_validators(value)  # the range messages, as for a file ("-1.00" is below 0)
+            self.fail("invalid")
+        return value
+
+
+@extend_schema_field({"type": "string", "enum": sorted(rules.CURRENCY_CODES)})
+class CurrencyField(serializers.ChoiceField):
+    """One of rules.CURRENCY_CODES (the schema lists them as a plain enum, without a line per code)."""
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -63,66 +137,72 @@ class AwareDateTimeField(serializers.DateTimeField):
 class TransactionInSerializer(StrictSerializer):
     """One transaction to score (DESIGN.md, "The transaction")."""
 
-    transaction_id = serializers.RegexField(
-        rules.TRANSACTION_ID_PATTERN,
+    transaction_id = TextField(
+        pattern=rules.TRANSACTION_ID_PATTERN,
+        min_length=1,
         max_length=rules.TRANSACTION_ID_MAX_LENGTH,
         trim_whitespace=False,
         help_text="Your unique id of the transaction, also the idempotency key: 1-64 of A-Z a-z 0-9 . _ : -",
-        error_messages=_messages(rules.TRANSACTION_ID_MESSAGE, "invalid", "blank", "max_length"),
+        error_messages=_messages(rules.TRANSACTION_ID_MESSAGE, "invalid", "blank", "min_length", "max_length"),
     )
     timestamp = AwareDateTimeField(
-        help_text="When the transaction happened: ISO 8601 with a time zone, at most 5 minutes in the future."
+        help_text=(
+            "When the transaction happened: ISO 8601 with a time zone, in 1970 or later, at most 5 minutes "
+            "in the future."
+        )
     )
-    customer_id = serializers.CharField(
-        max_length=rules.PARTY_ID_MAX_LENGTH,
-        help_text="The card or customer (1-64 characters).",
-        error_messages=_messages(rules.PARTY_ID_MESSAGE, "blank", "max_length"),
+    customer_id = TextField(
+        pattern=rules.PARTY_ID_PATTERN,
+        trim_whitespace=False,  # checked whole by the pattern, then trimmed (validate_customer_id)
+        help_text="The card or customer: 1-64 characters once surrounding whitespace is trimmed.",
+        error_messages=_messages(rules.PARTY_ID_MESSAGE, "blank", "invalid"),
     )
-    terminal_id = serializers.CharField(
-        max_length=rules.PARTY_ID_MAX_LENGTH,
-        help_text="The merchant terminal (1-64 characters).",
-        error_messages=_messages(rules.PARTY_ID_MESSAGE, "blank", "max_length"),
+    terminal_id = TextField(
+        pattern=rules.PARTY_ID_PATTERN,
+        trim_whitespace=False,
+        help_text="The merchant terminal: 1-64 characters once surrounding whitespace is trimmed.",
+        error_messages=_messages(rules.PARTY_ID_MESSAGE, "blank", "invalid"),
     )
-    amount = serializers.DecimalField(
+    amount = AmountField(
         max_digits=rules.AMOUNT_MAX_DIGITS,
         decimal_places=rules.AMOUNT_DECIMAL_PLACES,
         min_value=rules.AMOUNT_MIN,
         max_value=rules.AMOUNT_MAX,
-        help_text='Amount with at most 2 decimal places, 0 to 1,000,000,000; a string such as "42.50" or a number.',
+        help_text=(
+            'Amount with at most 2 decimal places, 0 to 1,000,000,000: a string of digits such as "42.50", or a number.'
+        ),
         error_messages={
             "invalid": rules.AMOUNT_NUMBER_MESSAGE,
+            "max_string_length": rules.AMOUNT_NUMBER_MESSAGE,
             "max_decimal_places": rules.AMOUNT_PLACES_MESSAGE,
             "min_value": rules.AMOUNT_MIN_MESSAGE,
             # More digits than 12, or than 10 before the point, is a number above the maximum.
             **_messages(rules.AMOUNT_MAX_MESSAGE, "max_value", "max_digits", "max_whole_digits"),
         },
     )
-    currency = serializers.CharField(
+    currency = CurrencyField(
+        choices=sorted(rules.CURRENCY_CODES),
         required=False,
-        min_length=3,
-        max_length=3,
         help_text="ISO 4217 code in upper case, such as EUR. Default: the server's FRAUDSITE_DEFAULT_CURRENCY.",
-        error_messages=_messages(rules.CURRENCY_MESSAGE, "blank", "min_length", "max_length"),
+        error_messages={"invalid_choice": rules.CURRENCY_MESSAGE},
     )
     metadata = serializers.DictField(
         required=False,
-        help_text="Any JSON object of at most 4 KiB (compact UTF-8 JSON); stored as given, never a model input.",
+        help_text=(
+            "Any JSON object of at most 4 KiB (compact UTF-8 JSON), with no NUL or lone surrogate in its keys "
+            "and strings and nested at most 32 levels deep in the body; stored as given, never a model input."
+        ),
     )
 
-    def validate_transaction_id(self, value: str) -> str:
-        # The regex field's $ would let a trailing newline through; the whole value must match.
-        if not rules.TRANSACTION_ID_RE.fullmatch(value):
-            raise serializers.ValidationError(rules.TRANSACTION_ID_MESSAGE)
-        return value
+    def validate_customer_id(self, value: str) -> str:
+        return value.strip()
+
+    def validate_terminal_id(self, value: str) -> str:
+        return value.strip()
 
     def validate_timestamp(self, value: datetime) -> datetime:
         if value > timezone.now() + rules.FUTURE_TOLERANCE:
             raise serializers.ValidationError(rules.FUTURE_MESSAGE)
-        return value
-
-    def validate_currency(self, value: str) -> str:
-        if not rules.is_currency_code(value):
-            raise serializers.ValidationError(rules.CURRENCY_MESSAGE)
         return value
 
     def validate_metadata(self, value: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +226,8 @@ class BatchInSerializer(StrictSerializer):
         max_length=rules.BATCH_MAX_ITEMS,
         help_text="The transactions, 1 to 1,000; each transaction_id at most once.",
     )
+    # Two equal items have the same transaction_id; the schema can say that much of validate_items' rule.
+    openapi_rules = {"properties": {"items": {"uniqueItems": True}}}
 
     def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         first_index: dict[str, int] = {}

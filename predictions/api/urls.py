@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from predictions.api.docs import SchemaView, SwaggerView
 from predictions.api.views import HealthLiveView, HealthReadyView, ModelVersionViewSet, TransactionViewSet
 
 # SimpleRouter: no format-suffix routes, since transaction ids may contain dots.
@@ -16,8 +16,8 @@ router.register("models", ModelVersionViewSet, basename="modelversion")
 urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^health/live/?$", HealthLiveView.as_view(), name="health-live"),
     re_path(r"^health/ready/?$", HealthReadyView.as_view(), name="health-ready"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,
     # Analyst workflow endpoints (predictions/api/labels.py) below this line.
     path("", include("predictions.api.labels")),

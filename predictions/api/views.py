@@ -14,16 +14,24 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
-from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from predictions import rules
-from predictions.api.filters import TransactionFilter
+from predictions.api.filters import StrictOrderingFilter, TransactionFilter
 from predictions.api.permissions import CanReadModels, CanReadTransactions, CanScore
-from predictions.api.schema import COMMON, error_responses
+from predictions.api.schema import (
+    ANY_REQUEST,
+    INVALID_PAGE,
+    INVALID_PAGE_QUERY,
+    INVALID_QUERY,
+    MODEL_UNAVAILABLE,
+    NO_ACTIVE_MODEL,
+    WITH_CREDENTIALS,
+    error_responses,
+)
 from predictions.api.serializers import (
     BatchInSerializer,
     BatchResultSerializer,
@@ -82,18 +90,20 @@ _EXAMPLE_TRANSACTION = {
     "currency": "EUR",
     "metadata": {"channel": "pos"},
 }
-_SCORING_ERRORS = error_responses(*COMMON, 400, 409, 413, 415, 503, scoring=True)
+_SCORING_ERRORS = error_responses(*WITH_CREDENTIALS, 400, 409, 415, scoring=True, variants={503: MODEL_UNAVAILABLE})
+# A list: 400 for a filter, the ordering, page or page_size; 404 for a page past the last one.
+_LIST_ERRORS = error_responses(*WITH_CREDENTIALS, 400, 404, variants={400: INVALID_QUERY, 404: INVALID_PAGE})
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List stored transactions (analysts)",
         description="Newest first, with the latest prediction of each; filters combine with AND.",
-        responses={200: TransactionListSerializer(many=True), **error_responses(*COMMON, 400)},
+        responses={200: TransactionListSerializer(many=True), **_LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One transaction with its predictions and reviews (analysts)",
-        responses={200: TransactionDetailSerializer, **error_responses(*COMMON, 404)},
+        responses={200: TransactionDetailSerializer, **error_responses(*WITH_CREDENTIALS, 404)},
     ),
 )
 class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -101,7 +111,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     lookup_field = "transaction_id"
     lookup_value_regex = rules.TRANSACTION_ID_BODY
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = TransactionFilter
     ordering_fields = ["timestamp", "score", "amount"]
     audit: RequestAudit | None = None
@@ -219,11 +229,14 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 @extend_schema_view(
     list=extend_schema(
         summary="Model versions, newest first (analysts)",
-        responses={200: ModelVersionSerializer(many=True), **error_responses(*COMMON)},
+        responses={
+            200: ModelVersionSerializer(many=True),
+            **error_responses(*WITH_CREDENTIALS, 400, 404, variants={400: INVALID_PAGE_QUERY, 404: INVALID_PAGE}),
+        },
     ),
     retrieve=extend_schema(
         summary="One model version (analysts)",
-        responses={200: ModelVersionSerializer, **error_responses(*COMMON, 404)},
+        responses={200: ModelVersionSerializer, **error_responses(*WITH_CREDENTIALS, 404)},
     ),
 )
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -234,12 +247,16 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [CanReadModels]
     throttle_scope = "analyst"
     lookup_field = "version"
-    lookup_value_regex = "[^/]+"
+    # Any text but a slash, and never NUL: PostgreSQL cannot compare a string holding it (a 500, once).
+    lookup_value_regex = r"[^/\x00]+"
     filter_backends: list[type] = []
 
     @extend_schema(
         summary="The active model version (analysts)",
-        responses={200: ModelVersionSerializer, **error_responses(*COMMON, 404)},
+        responses={
+            200: ModelVersionSerializer,
+            **error_responses(*WITH_CREDENTIALS, 404, variants={404: NO_ACTIVE_MODEL}),
+        },
     )
     @action(detail=False, methods=["get"])
     def active(self, request: Request) -> Response:
@@ -259,7 +276,7 @@ class _OpenView(APIView):
 class HealthLiveView(_OpenView):
     @extend_schema(
         summary="Liveness: the process answers",
-        responses={200: HealthSerializer, **error_responses(405, 500)},
+        responses={200: HealthSerializer, **error_responses(*ANY_REQUEST)},
         examples=[OpenApiExample("alive", value={"status": "ok"}, response_only=True)],
     )
     def get(self, request: Request) -> Response:
@@ -269,7 +286,7 @@ class HealthLiveView(_OpenView):
 class HealthReadyView(_OpenView):
     @extend_schema(
         summary="Readiness: the database answers and the active model is loaded and verified",
-        responses={200: HealthSerializer, **error_responses(405, 500, 503)},
+        responses={200: HealthSerializer, **error_responses(*ANY_REQUEST, 503, variants={503: MODEL_UNAVAILABLE})},
         examples=[OpenApiExample("ready", value={"status": "ok", "model_version": "rf-20261124"}, response_only=True)],
     )
     def get(self, request: Request) -> Response:

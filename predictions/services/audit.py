@@ -31,11 +31,15 @@ class RequestAudit:
 
 
 def request_audit_begin(*, endpoint: str, body: bytes, remote_addr: str | None, client: str = "") -> RequestAudit:
-    """Start the audit of a request: body capped at FRAUDSITE_AUDIT_BODY_BYTES, address checked."""
+    """Start the audit of a request: body capped at FRAUDSITE_AUDIT_BODY_BYTES, address checked.
+
+    The body is kept as text: bytes that are not UTF-8, and NUL (which PostgreSQL's text cannot hold, so
+    the row would not be written at all), become U+FFFD.
+    """
     cap = settings.FRAUDSITE_AUDIT_BODY_BYTES
     return RequestAudit(
         endpoint=endpoint,
-        body=body[:cap].decode("utf-8", errors="replace"),
+        body=body[:cap].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         body_truncated=len(body) > cap,
         remote_addr=_ip_or_none(remote_addr),
         client=client,

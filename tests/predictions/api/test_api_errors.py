@@ -78,3 +78,13 @@ def test_the_analyst_rate_is_separate_from_the_scoring_rate(analyst_client, sett
 
     assert statuses == [200, 429]
     cache.clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/models/", "/api/v1/health/live/", "/api/v1/transactions/"])
+def test_an_accept_header_for_anything_but_json_is_a_json_406(analyst_client, active_model_version, path):
+    response = analyst_client.get(path, HTTP_ACCEPT="text/csv")
+
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_acceptable"
