@@ -20,7 +20,7 @@ import pytest
 from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from predictions import rules
 from predictions.api.parsers import MAX_DEPTH
@@ -225,7 +225,8 @@ def bodies(draw: st.DrawFn, objects: st.SearchStrategy[str]) -> bytes:
 def scoring_http(scoring_user, active_model_version, settings) -> Client:
     """Django's test client with the scoring token: raw bytes in, the full middleware stack."""
     settings.FRAUDSITE_MAX_BODY_BYTES = BODY_LIMIT
-    return Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=scoring_user).key}")
+    _, key = AuthToken.objects.create(user=scoring_user, expiry=None)
+    return Client(HTTP_AUTHORIZATION=f"Token {key}")
 
 
 def _assert_deliberate_and_audited(client: Client, url: str, body: bytes) -> None:
