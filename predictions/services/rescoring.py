@@ -1,9 +1,14 @@
 """Verifying the audit: every stored prediction, recomputed from its stored features with its own model.
 
-A stored prediction is reproducible when its model version's artifact (verified by hash) gives exactly
-the stored score for the stored feature vector, the decision that score takes with the version's
-thresholds is the stored decision, and the reasons it gives are the stored reasons. Anything else is a
-difference, reported one by one.
+A stored prediction is reproducible when
+- its feature vector is the one the history gives as it stood when it was scored: the transactions
+  stored by then (created_at <= scored_at) with the labels known then (the current label if it was
+  learnt by then, else the `before` of the first label event after; features_history_as_of);
+- its model version's artifact (verified by hash) gives exactly the stored score for it, the decision
+  that score takes with the version's thresholds is the stored decision, and the reasons it gives are
+  the stored reasons.
+Anything else is a difference, reported one by one. A feature vector whose history had a label change
+before label events were recorded (this release) cannot be recomputed; it is counted, not reported.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from itertools import islice
 
 import numpy as np
 
+from model_package.features import FEATURE_NAMES, history_window, transaction_features
 from model_package.predict import Model
-from predictions.models import ModelVersion, Prediction
+from predictions.models import AuditAction, AuditEvent, Label, ModelVersion, Prediction, Transaction
 from predictions.services.model_loader import ModelUnavailable, model_for_version
 from predictions.services.records import REASONS, reasons_of
 
@@ -43,6 +50,7 @@ class Difference:
 class VerifyResult:
     checked: int = 0
     differences: list[Difference] = field(default_factory=list)
+    features_unknown: int = 0  # feature vectors whose history's labels then are not known (see the docstring)
     versions: dict[str, int] = field(default_factory=dict)  # predictions checked per model version
 
 
@@ -58,7 +66,20 @@ def predictions_verify(*, since: datetime | None = None, chunk_rows: int = CHUNK
         rows = (
             predictions.filter(model_version=model_version)
             .order_by("id")
-            .values_list("id", "transaction__transaction_id", "score", "decision", "features", "reasons")
+            .values_list(
+                "id",
+                "transaction__transaction_id",
+                "score",
+                "decision",
+                "features",
+                "reasons",
+                "scored_at",
+                "transaction_id",
+                "transaction__timestamp",
+                "transaction__customer_id",
+                "transaction__terminal_id",
+                "transaction__amount",
+            )
             .iterator(chunk_size=chunk_rows)
         )
         checked = _verify_version(
@@ -82,7 +103,7 @@ def _verify_version(
         if model is None:
             result.differences += [Difference(pid, tid, model_version.version, problem) for pid, tid, *_ in chunk]
         else:
-            result.differences += _compare(model, model_version.version, chunk)
+            result.differences += _compare(model, model_version.version, chunk, result)
         checked += len(chunk)
         result.checked += len(chunk)
         if progress is not None:
@@ -90,14 +111,21 @@ def _verify_version(
     return checked
 
 
-def _compare(model: Model, version: str, chunk: list[tuple]) -> list[Difference]:
+def _compare(model: Model, version: str, chunk: list[tuple], result: VerifyResult) -> list[Difference]:
     differences = []
     names = model.feature_names
     usable, vectors = [], []
-    for pid, tid, score, decision, features, reasons in chunk:
+    for pid, tid, score, decision, features, reasons, scored_at, *transaction in chunk:
         if not isinstance(features, list) or len(features) != len(names):
             differences.append(Difference(pid, tid, version, "stored features do not match the model's feature list"))
             continue
+        if tuple(names) == FEATURE_NAMES:  # a model of another feature list would need that list's code
+            recomputed = _features_as_scored(*transaction, scored_at=scored_at)
+            if recomputed is None:
+                result.features_unknown += 1
+            elif recomputed.tolist() != features:
+                differences.append(Difference(pid, tid, version, _feature_difference(names, features, recomputed)))
+                continue
         usable.append((pid, tid, score, decision, reasons))
         vectors.append(features)
     if not usable:
@@ -113,6 +141,61 @@ def _compare(model: Model, version: str, chunk: list[tuple]) -> list[Difference]
         elif reasons_of(fresh) != reasons:
             differences.append(Difference(pid, tid, version, "stored reasons differ from the recomputed reasons"))
     return differences
+
+
+def _features_as_scored(
+    pk: int, timestamp: datetime, customer_id: str, terminal_id: str, amount: Decimal, *, scored_at: datetime
+) -> np.ndarray | None:
+    """The feature vector of a stored transaction from the history as it stood at scored_at; None when a
+    label of that history then is not known."""
+    window = history_window(timestamp)
+    stored_by_then = Transaction.objects.filter(created_at__lte=scored_at)
+    customer = (
+        stored_by_then.filter(customer_id=customer_id, timestamp__gt=window.customer_since, timestamp__lte=timestamp)
+        .exclude(pk=pk)
+        .values_list("timestamp", "amount")
+    )
+    terminal = stored_by_then.filter(
+        terminal_id=terminal_id, timestamp__gte=window.terminal_since, timestamp__lt=window.terminal_until
+    ).values_list("transaction_id", "timestamp", "label", "labelled_at")
+    terminal_rows = list(terminal)
+    labels = _labels_as_of([row for row in terminal_rows if row[3] is not None and row[3] > scored_at], scored_at)
+    if labels is None:
+        return None
+    return transaction_features(
+        timestamp=timestamp,
+        amount=float(amount),
+        customer_history=[(ts, float(value)) for ts, value in customer],
+        terminal_history=[(ts, labels.get(tid, label) == Label.FRAUD) for tid, ts, label, _ in terminal_rows],
+    )
+
+
+def _labels_as_of(learnt_later: list[tuple], moment: datetime) -> dict[str, str] | None:
+    """The labels that rows learnt after `moment` had at `moment`: the `before` of their first later label
+    event; None if one of them has no such event (its label changed before events were recorded)."""
+    if not learnt_later:
+        return {}
+    ids = [row[0] for row in learnt_later]
+    events = (
+        AuditEvent.objects.filter(
+            action=AuditAction.LABEL_SET, target_type="transaction", target_id__in=ids, occurred_at__gt=moment
+        )
+        .order_by("target_id", "occurred_at", "pk")
+        .values_list("target_id", "before")
+    )
+    labels: dict[str, str] = {}
+    for target_id, before in events:
+        labels.setdefault(target_id, (before or {}).get("label", Label.UNKNOWN))
+    return labels if len(labels) == len(set(ids)) else None
+
+
+def _feature_difference(names: list[str], stored: list[float], recomputed: np.ndarray) -> str:
+    changed = [
+        f"{name} stored {old!r}, recomputed {new!r}"
+        for name, old, new in zip(names, stored, recomputed.tolist(), strict=True)
+        if old != new
+    ]
+    return "stored features differ from the history as it stood: " + "; ".join(changed[:3])
 
 
 def _chunks(rows, size: int) -> Iterator[list]:

@@ -12,8 +12,9 @@ from predictions.services.rescoring import predictions_verify
 
 class Command(FraudsiteCommand):
     help = (
-        "Recompute stored predictions from their stored feature vectors with their own model version\n"
-        "(artifact verified by hash) and report every score or decision that differs. Exits with status 1\n"
+        "Recompute stored predictions with their own model version (artifact verified by hash): the feature\n"
+        "vector from the history as it stood when scored, then the score, decision and reasons from the stored\n"
+        "vector; report every one that differs. Exits with status 1\n"
         "if there is any difference, or a model version that cannot be loaded. Nothing is written."
     )
     example = "python manage.py rescore --verify --since 2026-03-01"
@@ -35,4 +36,9 @@ class Command(FraudsiteCommand):
             raise CommandError(
                 f"{len(result.differences):,} of {result.checked:,} predictions differ from their recomputation{detail}"
             )
-        self.summary(f"{result.checked:,} predictions recomputed, all identical{detail}")
+        unknown = (
+            f"; {result.features_unknown:,} feature vectors not recomputed (a label changed before label events)"
+            if result.features_unknown
+            else ""
+        )
+        self.summary(f"{result.checked:,} predictions recomputed, all identical{detail}{unknown}")

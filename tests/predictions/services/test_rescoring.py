@@ -7,10 +7,13 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from predictions.models import ModelVersion, Prediction
+from predictions.models import ModelVersion, Prediction, Transaction
 from predictions.services.batch import transactions_score_file
+from predictions.services.events import Actor
+from predictions.services.integrity import signed
+from predictions.services.labels import label_record
 from predictions.services.loading import transactions_load
-from predictions.services.rescoring import predictions_verify
+from predictions.services.rescoring import _features_as_scored, predictions_verify
 
 SCORED_FROM = pd.Timestamp("2026-03-04", tz="UTC")
 
@@ -115,3 +118,61 @@ def test_a_version_whose_artifact_is_gone_cannot_be_verified(scored_day, active_
 def test_since_limits_the_check_to_recent_predictions(scored_day):
     assert predictions_verify(since=timezone.now() - timedelta(hours=1)).checked == scored_day
     assert predictions_verify(since=timezone.now() + timedelta(hours=1)).checked == 0
+
+
+# --- the feature vector, recomputed from the history as it stood ------------------------------------
+
+
+def test_a_feature_vector_that_the_history_does_not_give_is_reported(scored_day):
+    original = Prediction.objects.order_by("id").first()
+    features = [*original.features[:-1], original.features[-1] + 1.0]
+    forged = copy_of(original, features=features)
+
+    result = predictions_verify()
+
+    assert [d.prediction_id for d in result.differences] == [forged.pk]
+    assert result.differences[0].problem.startswith("stored features differ from the history as it stood: ")
+    assert original.model_version.feature_names[-1] in result.differences[0].problem
+
+
+def _terminal_history_row(prediction: Prediction) -> Transaction:
+    """A legitimate transaction in the labelled window of a scored transaction's terminal."""
+    tx = prediction.transaction
+    return Transaction.objects.filter(
+        terminal_id=tx.terminal_id,
+        timestamp__gte=tx.timestamp - timedelta(days=37),
+        timestamp__lt=tx.timestamp - timedelta(days=7),
+        label="legitimate",
+    ).first()
+
+
+def test_a_label_learnt_after_scoring_is_read_as_it_was_then(scored_day):
+    prediction, row = next(
+        (p, row) for p in Prediction.objects.select_related("transaction") if (row := _terminal_history_row(p))
+    )
+
+    label_record(transaction=row, label="fraud", source="chargeback", actor=Actor(name="desk", via="api"))
+
+    assert predictions_verify().differences == []
+    # Read as it is now, the new label changes the terminal's risk: the check above is not vacuous.
+    tx = prediction.transaction
+    as_now = _features_as_scored(
+        tx.pk, tx.timestamp, tx.customer_id, tx.terminal_id, tx.amount, scored_at=timezone.now()
+    )
+    assert as_now.tolist() != prediction.features
+
+
+def test_history_loaded_after_scoring_is_left_out(scored_day, files):
+    prediction = Prediction.objects.select_related("transaction").order_by("id").first()
+    tx = prediction.transaction
+    late = Transaction(
+        transaction_id="late-arrival",
+        timestamp=tx.timestamp - timedelta(hours=1),
+        customer_id=tx.customer_id,
+        terminal_id=tx.terminal_id,
+        amount=tx.amount * 10,
+        currency="EUR",
+    )
+    signed(late).save(force_insert=True)  # created now, after the prediction was scored
+
+    assert predictions_verify().differences == []
