@@ -36,6 +36,8 @@ class BodySizeLimitMiddleware:
         _drop_credentials_with_nul(request)  # every path: the admin's session lookup fails on NUL too
         if request.path.startswith("/api/"):
             if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                # Read what the client is still sending (gunicorn decodes the chunks), as for a 413.
+                _drain(request, DRAIN_MAX_BYTES)
                 return _refuse(
                     request,
                     status_code=411,
