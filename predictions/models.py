@@ -203,6 +203,9 @@ class Prediction(AppendOnlyModel):
         indexes = [
             models.Index(fields=["decision", "-score"], name="prediction_queue"),
             models.Index(fields=["scored_at"], name="prediction_scored_at"),
+            # A transaction's latest prediction (selectors.transactions_with_latest_score): one index probe per
+            # listed transaction, where PostgreSQL without statistics scanned the table once per row.
+            models.Index(fields=["transaction", "-id"], name="prediction_latest"),
         ]
 
     def __str__(self) -> str:

@@ -103,6 +103,11 @@ def transactions_load(
                 result.already_stored += len(chunk.valid) - inserted
             if progress is not None:
                 progress(chunk.rows, total)
+    if result.inserted and connection.vendor == "postgresql":
+        # Planner statistics for the new rows now, not when autovacuum gets to them (or never, where it is off):
+        # without them the API's list queries were planned as scans of the whole table.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Transaction._meta.db_table)}")
     logger.info(
         "loaded %s: %d rows, %d stored, %d already stored, %d bad",
         path,

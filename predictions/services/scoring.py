@@ -8,6 +8,7 @@ ScoringRequest are committed together, so no score ever leaves the service unsto
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import threading
@@ -127,22 +128,24 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
 
 
 def transaction_features_from_history(
-    transaction_input: TransactionInput, *, earlier_in_batch: Iterable[TransactionInput] = ()
+    transaction_input: TransactionInput,
+    *,
+    earlier_in_batch: Iterable[TransactionInput] = (),
+    stored: StoredHistory | None = None,
 ) -> np.ndarray:
-    """The model's feature vector for a transaction, from the history stored now (plus earlier batch items)."""
+    """The model's feature vector for a transaction, from the history stored now (plus earlier batch items).
+
+    stored: the batch's history fetched once (StoredHistory.fetch); without it, two queries.
+    """
     window = history_window(transaction_input.timestamp)
-    customer_sql, terminal_sql = _history_sql(connection.vendor)
-    adapt = connection.ops.adapt_datetimefield_value
-    customer_rows = _fetch(
-        customer_sql,
-        [transaction_input.customer_id, adapt(window.customer_since), adapt(transaction_input.timestamp)],
+    if stored is None:
+        stored = StoredHistory.fetch([transaction_input])
+    customer_history = stored.customer_rows(
+        transaction_input.customer_id, after=window.customer_since, until=transaction_input.timestamp
     )
-    terminal_rows = _fetch(
-        terminal_sql,
-        [transaction_input.terminal_id, adapt(window.terminal_since), adapt(window.terminal_until)],
+    terminal_history = stored.terminal_rows(
+        transaction_input.terminal_id, since=window.terminal_since, before=window.terminal_until
     )
-    customer_history = [(_aware(ts), float(amount)) for ts, amount in customer_rows]
-    terminal_history = [(_aware(ts), label == Label.FRAUD) for ts, label in terminal_rows]
     for earlier in earlier_in_batch:
         # Not stored yet, so the queries cannot see them; their labels are not known yet either.
         if earlier.customer_id == transaction_input.customer_id:
@@ -155,6 +158,52 @@ def transaction_features_from_history(
         customer_history=customer_history,
         terminal_history=terminal_history,
     )
+
+
+@dataclass
+class StoredHistory:
+    """The stored history rows of some customers and terminals, in time order: what the features of a set of
+    transactions (one, or a batch) read, fetched with two queries per customer and terminal, not per item."""
+
+    customers: dict[str, tuple[list[datetime], list[float]]]  # timestamps, amounts
+    terminals: dict[str, tuple[list[datetime], list[bool]]]  # timestamps, is fraud
+
+    @classmethod
+    def fetch(cls, items: Sequence[TransactionInput]) -> StoredHistory:
+        customer_sql, terminal_sql = _history_sql(connection.vendor)
+        adapt = connection.ops.adapt_datetimefield_value
+        windows = [(item, history_window(item.timestamp)) for item in items]
+        customers: dict[str, tuple[list[datetime], list[float]]] = {}
+        for customer_id in dict.fromkeys(item.customer_id for item in items):
+            mine = [(item, window) for item, window in windows if item.customer_id == customer_id]
+            since = min(window.customer_since for _, window in mine)
+            until = max(item.timestamp for item, _ in mine)
+            rows = _in_time_order(_fetch(customer_sql, [customer_id, adapt(since), adapt(until)]))
+            customers[customer_id] = ([ts for ts, _ in rows], [float(amount) for _, amount in rows])
+        terminals: dict[str, tuple[list[datetime], list[bool]]] = {}
+        for terminal_id in dict.fromkeys(item.terminal_id for item in items):
+            mine = [window for item, window in windows if item.terminal_id == terminal_id]
+            since = min(window.terminal_since for window in mine)
+            until = max(window.terminal_until for window in mine)
+            rows = _in_time_order(_fetch(terminal_sql, [terminal_id, adapt(since), adapt(until)]))
+            terminals[terminal_id] = ([ts for ts, _ in rows], [label == Label.FRAUD for _, label in rows])
+        return cls(customers=customers, terminals=terminals)
+
+    def customer_rows(self, customer_id: str, *, after: datetime, until: datetime) -> list[tuple[datetime, float]]:
+        """(timestamp, amount) with after < timestamp <= until, as the customer query selects them."""
+        times, amounts = self.customers[customer_id]
+        first, last = bisect.bisect_right(times, after), bisect.bisect_right(times, until)
+        return list(zip(times[first:last], amounts[first:last], strict=True))
+
+    def terminal_rows(self, terminal_id: str, *, since: datetime, before: datetime) -> list[tuple[datetime, bool]]:
+        """(timestamp, is fraud) with since <= timestamp < before, as the terminal query selects them."""
+        times, frauds = self.terminals[terminal_id]
+        first, last = bisect.bisect_left(times, since), bisect.bisect_left(times, before)
+        return list(zip(times[first:last], frauds[first:last], strict=True))
+
+
+def _in_time_order(rows: list[tuple[Any, Any]]) -> list[tuple[datetime, Any]]:
+    return sorted(((_aware(ts), value) for ts, value in rows), key=lambda row: row[0])
 
 
 # On SQLite, threads of one process take turns on this lock before BEGIN IMMEDIATE: they then queue
@@ -281,10 +330,11 @@ def _batch_predictions(
     by_customer: dict[str, list[TransactionInput]] = defaultdict(list)
     by_terminal: dict[str, list[TransactionInput]] = defaultdict(list)
     vectors: dict[int, np.ndarray] = {}
+    stored = StoredHistory.fetch([item for _, item in new])
     for k in order:
         item = new[k][1]
         earlier = by_customer[item.customer_id] + by_terminal[item.terminal_id]
-        vectors[k] = transaction_features_from_history(item, earlier_in_batch=_unique(earlier))
+        vectors[k] = transaction_features_from_history(item, earlier_in_batch=_unique(earlier), stored=stored)
         by_customer[item.customer_id].append(item)
         by_terminal[item.terminal_id].append(item)
     matrix = np.vstack([vectors[k] for k in range(len(new))])

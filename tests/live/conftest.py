@@ -49,6 +49,13 @@ class LiveService:
     analyst_token: str
     database_url: str | None  # the live PostgreSQL database; None on SQLite
     log: Path  # gunicorn's stderr
+    env: dict[str, str]  # the server's environment, for manage.py beside it
+
+    def manage(self, *argv: str) -> subprocess.CompletedProcess:
+        """manage.py with the server's settings and database; the caller judges the exit status."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *argv], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300
+        )
 
     @property
     def origin(self) -> str:
@@ -98,7 +105,7 @@ def live_service(tmp_path_factory) -> Iterator[LiveService]:
         log = var_dir / "gunicorn.stderr"
         port = _free_port()
         with _gunicorn(env, port, log):
-            yield LiveService(port, scoring_token, analyst_token, database_url, log)
+            yield LiveService(port, scoring_token, analyst_token, database_url, log, env)
 
 
 @pytest.fixture(autouse=True)
@@ -151,6 +158,7 @@ def _server_env(var_dir: Path, database_url: str | None) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "fraudsite.settings",
         "DEBUG": "0",
         "SECRET_KEY": "live-tests-" + secrets.token_urlsafe(40),
+        "FRAUDSITE_AUDIT_KEY": secrets.token_hex(32),
         "ALLOWED_HOSTS": HOST,
         "FRAUDSITE_VAR_DIR": str(var_dir),
         "FRAUDSITE_MODEL_DIR": str(var_dir / "models"),

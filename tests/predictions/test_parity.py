@@ -26,8 +26,9 @@ REPLAYED = 300
 
 @pytest.mark.django_db
 @pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [0, 100], ids=["one by one", "in batches of 100"])
 def test_stored_feature_vectors_equal_the_offline_feature_table(
-    scoring_client, active_model_version, small_transactions
+    scoring_client, active_model_version, small_transactions, batch_size
 ):
     table = small_transactions.sort_values(["timestamp", "transaction_id"]).reset_index(drop=True)
     # Amounts as the service stores them (Decimal cents, read back as float).
@@ -52,15 +53,23 @@ def test_stored_feature_vectors_equal_the_offline_feature_table(
         batch_size=2000,
     )
 
-    for row in replayed.itertuples():
-        body = {
+    bodies = [
+        {
             "transaction_id": row.transaction_id,
             "timestamp": row.timestamp.isoformat(),
             "customer_id": row.customer_id,
             "terminal_id": row.terminal_id,
             "amount": f"{row.amount:.2f}",
         }
-        assert scoring_client.post("/api/v1/transactions/", body, format="json").status_code == 201
+        for row in replayed.itertuples()
+    ]
+    if batch_size:  # a batch's items see the history stored before it and the batch's earlier items
+        for first in range(0, len(bodies), batch_size):
+            items = {"items": bodies[first : first + batch_size]}
+            assert scoring_client.post("/api/v1/transactions/batch/", items, format="json").status_code == 201
+    else:
+        for body in bodies:
+            assert scoring_client.post("/api/v1/transactions/", body, format="json").status_code == 201
 
     offline = feature_table(pd.concat([history, replayed.assign(is_fraud=0)])).loc[replayed.index]
     stored = {
