@@ -5,6 +5,8 @@ or JSON that the service would store differently from what the client sent:
 
 - an object with the same key twice (the audit would show both, the decision would read the last);
 - a number that is not finite (NaN, Infinity, or 1e400, which a float turns into infinity);
+
+and reads a number as the database will keep it (_finite): -0.0 as 0.0, 1e16 and more as whole numbers.
 - a string with NUL (PostgreSQL's jsonb cannot hold it) or a lone UTF-16 surrogate (not text);
 - arrays and objects nested deeper than MAX_DEPTH.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from decimal import Decimal
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -21,6 +24,7 @@ from rest_framework.parsers import JSONParser
 
 # A transaction is two levels deep and a batch three; metadata may nest a little more.
 MAX_DEPTH = 32
+LARGEST_PLAIN_FLOAT = 1e16  # from here on, repr(float) has an exponent
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -67,10 +71,15 @@ def _refuse_constant(name: str) -> None:
     raise _Refused(f"{name} is not a JSON number; numbers must be finite.")
 
 
-def _finite(text: str) -> float:
-    number = float(text)
+def _finite(text: str) -> float | int:
+    """A JSON number with a fraction or an exponent, as PostgreSQL's jsonb will hand it back: -0.0 as 0.0, and
+    one of 1e16 or more (which Python writes with an exponent, 1e+16) as the whole number it is, since jsonb
+    reads that exponent form back as an integer. So what is stored, and its digest, read back the same."""
+    number = float(text) + 0.0
     if not math.isfinite(number):
         raise _Refused(f"The number {text[:40]} is too large; numbers must be finite.")
+    if abs(number) >= LARGEST_PLAIN_FLOAT:
+        return int(Decimal(repr(number)))
     return number
 
 

@@ -13,8 +13,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from predictions.models import AuditEvent, AuditSeal, Prediction, Review, ScoringRequest, Transaction
 from predictions.services.events import Actor
@@ -212,3 +214,51 @@ def test_score_file_rows_verify(active_model_version, tmp_path, small_transactio
 
 def _seal_of(kind: str) -> AuditSeal:
     return AuditSeal.objects.filter(kind=kind).get()
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"big": 1e16, "huge": 1.5e300, "negative": -2.5e20},  # jsonb reads their exponent form back as integers
+        {"minus_zero": -0.0, "tiny": 1e-7, "plain": 1.0, "long": 123456789012345678901234567890.0},
+        {"nested": [{"x": 0.30000000000000004}, 12345678901234567890]},
+    ],
+)
+def test_metadata_numbers_verify_as_the_database_reads_them_back(
+    active_model_version, scoring_client, transaction_payload, metadata
+):
+    body = json.dumps(transaction_payload(transaction_id="tx-meta", metadata={}))
+    body = body.replace('"metadata": {}', '"metadata": ' + json.dumps(metadata))  # the client's spelling
+
+    response = scoring_client.post("/api/v1/transactions/", body, content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    assert findings() == []
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(
+        st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=8),
+        children,
+        max_size=4,
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(metadata=st.dictionaries(st.text(max_size=8).filter(lambda key: "\x00" not in key), _json_values, max_size=5))
+def test_any_metadata_the_service_accepts_verifies(active_model_version, scoring_client, transaction_payload, metadata):
+    body = json.dumps(transaction_payload(transaction_id="tx-any", metadata=metadata))
+
+    with transaction.atomic():  # each example's rows roll back with it
+        response = scoring_client.post("/api/v1/transactions/", body, content_type="application/json")
+        if response.status_code == 201:
+            assert findings() == [], metadata
+        transaction.set_rollback(True)
