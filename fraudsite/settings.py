@@ -123,6 +123,8 @@ STORAGES = {
 # The HMAC key of the audit's digests (services/integrity.py): never in the database. With DEBUG and no
 # variable, a key made once and kept in var/audit-key (mode 0600), so `make run` needs no set-up.
 FRAUDSITE_AUDIT_KEY = env_audit_key("FRAUDSITE_AUDIT_KEY", local_file=VAR_DIR / "audit-key" if DEBUG else None)
+# Keys that signed older rows, after a rotation: verify_audit accepts them; nothing new is signed with them.
+FRAUDSITE_AUDIT_RETIRED_KEYS = env_list("FRAUDSITE_AUDIT_RETIRED_KEYS", [])
 FRAUDSITE_MODEL_DIR = Path(env_str("FRAUDSITE_MODEL_DIR", str(VAR_DIR / "models")))
 FRAUDSITE_DEFAULT_CURRENCY = env_str("FRAUDSITE_DEFAULT_CURRENCY", "EUR")
 if len(FRAUDSITE_DEFAULT_CURRENCY) != 3 or not FRAUDSITE_DEFAULT_CURRENCY.isalpha():

@@ -123,14 +123,21 @@ def event_content(row: AuditEvent) -> list[Any]:
     ]
 
 
-def digest(content: list[Any]) -> str:
-    """HMAC-SHA256 of the content's canonical JSON (keys sorted, no spaces, UTF-8)."""
+def digest(content: list[Any], key: bytes | None = None) -> str:
+    """HMAC-SHA256 of the content's canonical JSON (keys sorted, no spaces, UTF-8), under the current key."""
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hmac.digest(_key(), text.encode(), "sha256").hex()
+    return hmac.digest(key or _key(), text.encode(), "sha256").hex()
 
 
 def _key() -> bytes:
     return settings.FRAUDSITE_AUDIT_KEY.encode()
+
+
+def _matches(stored: str, content: list[Any]) -> bool:
+    """Does `stored` sign `content` under the current key, or under a retired one (rows written before a
+    key rotation: settings.FRAUDSITE_AUDIT_RETIRED_KEYS)?"""
+    keys = [_key(), *(key.encode() for key in settings.FRAUDSITE_AUDIT_RETIRED_KEYS)]
+    return any(hmac.compare_digest(stored, digest(content, key)) for key in keys)
 
 
 def signed(row: models.Model) -> models.Model:
@@ -415,7 +422,7 @@ def _verify_rows(
     for row in rows.iterator(chunk_size=_SCAN_CHUNK):
         count += 1
         newer += row.pk > sealed_to
-        if not hmac.compare_digest(row.digest, digest(kind.content(row))):
+        if not _matches(row.digest, kind.content(row)):
             findings.append(Finding(kind.label(row), "changed, or inserted outside fraudsite"))
         elif row.digest in seen:
             findings.append(Finding(kind.label(row), f"inserted: a copy of {kind.name} {seen[row.digest]}"))
@@ -439,7 +446,7 @@ def _verify_seals(
     previous = ""
     count = 0
     for seal in AuditSeal.objects.order_by("pk"):
-        if not hmac.compare_digest(seal.digest, digest(seal_content(seal))):
+        if not _matches(seal.digest, seal_content(seal)):
             findings.append(Finding(f"seal {seal.pk}", "changed, or inserted outside fraudsite"))
         elif seal.previous != previous:
             findings.append(Finding(f"seal {seal.pk}", "the seal before it was removed or replaced"))

@@ -262,3 +262,19 @@ def test_any_metadata_the_service_accepts_verifies(active_model_version, scoring
         if response.status_code == 201:
             assert findings() == [], metadata
         transaction.set_rollback(True)
+
+
+def test_after_a_key_rotation_old_rows_verify_under_the_retired_key_and_new_ones_under_the_new(
+    scored, settings, transaction_payload, scoring_client
+):
+    old_key = settings.FRAUDSITE_AUDIT_KEY
+    settings.FRAUDSITE_AUDIT_KEY = "a-new-audit-key-after-rotation-0123456789"
+    body = transaction_payload(transaction_id="tx-after-rotation")
+    assert scoring_client.post("/api/v1/transactions/", body, format="json").status_code == 201
+
+    unrotated = findings()
+    settings.FRAUDSITE_AUDIT_RETIRED_KEYS = [old_key]
+
+    assert "transaction tx-0: changed, or inserted outside fraudsite" in unrotated
+    assert "transaction tx-after-rotation: changed, or inserted outside fraudsite" not in unrotated
+    assert findings() == []
