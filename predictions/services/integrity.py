@@ -29,15 +29,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from predictions.models import AuditAction, AuditEvent, AuditSeal, Prediction, Review, ScoringRequest, Transaction
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEAL_DELAY = timedelta(seconds=60)
 SEAL_MAX_ROWS = 100_000  # rows per sealed block
@@ -157,6 +158,8 @@ def canonical(value: Any) -> str:
 
 def utc_texts(timestamps: pd.Series) -> list[str]:
     """_time() of many aware timestamps at once."""
+    import numpy as np  # here, not at the top: the admin and every command's --help import this module
+
     utc = timestamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     return [f'"{text}Z"' for text in np.datetime_as_string(utc, unit="us")]
 

@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from model_package.artifacts import ArtifactError, load_artifact, manifest_sha256
 from predictions.errors import DomainError
 from predictions.models import AuditAction, ModelVersion
 from predictions.services.events import Actor, Change, events_record
@@ -27,11 +26,13 @@ def model_version_register(*, artifact_dir: Path) -> ModelVersion:
     Registering the same artifact twice returns the existing row; another artifact under a version
     name that is already taken is refused.
     """
+    from model_package import artifacts  # scikit-learn: loaded when used, not when the admin is imported
+
     artifact_dir = Path(artifact_dir).resolve()
     try:
-        sha256 = manifest_sha256(artifact_dir)
-        model = load_artifact(artifact_dir, expected_sha256=sha256)
-    except ArtifactError as exc:
+        sha256 = artifacts.manifest_sha256(artifact_dir)
+        model = artifacts.load_artifact(artifact_dir, expected_sha256=sha256)
+    except artifacts.ArtifactError as exc:
         raise ModelVersionError(str(exc)) from None
     manifest = model.manifest
     existing = ModelVersion.objects.filter(version=model.version).first()
@@ -60,13 +61,15 @@ def model_version_activate(*, version: str, actor: Actor) -> ModelVersion:
 
     The AuditEvent names the actor and the versions before and after, in the same transaction.
     """
+    from model_package import artifacts  # scikit-learn: loaded when used, not when the admin is imported
+
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise ModelVersionError(f"unknown model version {version!r}")
     # Verify before switching, outside the write transaction: a broken artifact must never go live.
     try:
-        load_artifact(Path(candidate.artifact_path), expected_sha256=candidate.artifact_sha256)
-    except ArtifactError as exc:
+        artifacts.load_artifact(Path(candidate.artifact_path), expected_sha256=candidate.artifact_sha256)
+    except artifacts.ArtifactError as exc:
         raise ModelVersionError(f"model version {version} cannot be activated: {exc}") from None
     with transaction.atomic():
         previous = ModelVersion.objects.select_for_update().filter(is_active=True).values_list("version", flat=True)
