@@ -1,0 +1,6 @@
+"""The floor for bench/wrk/run.sh: the least a WSGI app can do under the same gunicorn."""
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
