@@ -1,97 +1,119 @@
-"""Benchmark the scoring API end to end, as a client sees it.
+"""Benchmark the scoring API end to end under wrk, with a bare WSGI app as the floor in the same run.
 
-A fresh database gets 30 days of simulated history (with labels) and a trained, active model;
-gunicorn serves it on a free port; then the following simulated day is replayed in time order
-through POST /api/v1/transactions/ by N concurrent clients (threads, each with one http.client
-connection, kept alive when the server allows it) for a fixed time. It prints requests/s, latency
-p50/p95/p99, the error count and whether the audit holds exactly one ScoringRequest row per request sent.
+A fresh database gets 30 days of simulated history (with labels) and a trained, active model; gunicorn
+(2 sync workers, one per core, as `make run`) serves it. wrk, a load generator in C that does not share a
+Python process with the server, then posts new transactions (bench/wrk/post.lua: a new id, a random
+customer and terminal of the history, a random amount, timestamped now) for a fixed time:
+
+- the floor: bench/wrk/hello.py, a bare WSGI "hello" under the same gunicorn, 16 connections;
+- fraudsite at 16 connections, then at 1 connection;
+- with --instances 2: two gunicorn masters on two ports (two hosts, one database, one cache), loaded at
+  once with 8 connections each; their total beside the single instance.
+
+It prints the table of bench/RESULTS.md, each rate as a ratio of the floor's, and checks the audit: one
+ScoringRequest row per answer wrk counted (plus at most the requests in flight when wrk stopped).
 
     .venv/bin/python bench/api.py                              # SQLite file in a temporary directory
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/api.py
                                                                # a fresh PostgreSQL database on that server
+    DATABASE_URL=postgres://... CACHE_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/api.py --instances 2
 
-Targets (issue 3, SQLite, 16 clients, this 2-core machine): >= 200 req/s, p99 < 150 ms, no errors,
-audit rows == requests sent.
+Targets (issue 13, this 2-core machine): SQLite >= 600 req/s at 16 connections (and >= 0.075 of the
+floor), p50 <= 3 ms and p99 <= 10 ms at 1 connection; PostgreSQL >= 500 req/s, p50 <= 4 ms, p99 <= 12 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _support import environment, fresh_database  # noqa: E402
+from _support import environment, fresh_database, load_average  # noqa: E402
 
 from model_package.io import write_transactions  # noqa: E402
 from model_package.simulate import simulate  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-URL = "/api/v1/transactions/"
+WRK_DIR = ROOT / "bench" / "wrk"
+
+
+@dataclass
+class Load:
+    """What one wrk run measured."""
+
+    label: str
+    connections: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
 
 
 def main() -> None:
     args = _arguments()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="fraudsite-bench-"))
     database = fresh_database(os.environ.get("DATABASE_URL"), work, "api")
     env = environment(work, database.url)
-    server = None
+    servers: list[subprocess.Popen] = []
     try:
-        history, replay = _simulated_days(args)
         print(f"database: {database.label}")
-        days = replay["timestamp"].dt.normalize().nunique()
-        print(f"history: {len(history):,} transactions, {args.history_days} days; replay: {len(replay):,}, {days} days")
-        token = _prepare(env, work, history, args)
+        token = _prepare(env, work, args)
+        loads: list[Load] = []
+        audited_before = _audit_rows(env)
+        floor_port = _free_port()
+        servers.append(_start(["bench.wrk.hello:app"], env, work, floor_port, args, ready="/"))
+        floor = _wrk("floor (bare WSGI hello)", floor_port, 16, args.duration, None)
+        _stop(servers.pop())
         port = _free_port()
-        server = _start_gunicorn(env, work, port, args)
-        run = _replay(port, token, replay, args)
-        _stop(server)
-        server = None
-        audit_rows = _audit_rows(env)
-        _report(run, audit_rows, args, database.label)
+        servers.append(_start(["fraudsite.wsgi"], env, work, port, args))
+        loads.append(_wrk("fraudsite, 16 connections", port, 16, args.duration, token))
+        loads.append(_wrk("fraudsite, 1 connection", port, 1, args.duration, token))
+        if args.instances == 2:
+            second = _free_port()
+            servers.append(_start(["fraudsite.wsgi"], env, work, second, args))
+            loads.extend(_wrk_both(port, second, args.duration, token))
+        while servers:
+            _stop(servers.pop())
+        audited = _audit_rows(env) - audited_before
+        _report(floor, loads, audited, database.label, args)
     finally:
-        if server is not None:
+        for server in servers:
             _stop(server)
         database.drop()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
+        if args.keep:
             print(f"kept {work}")
-
-
-# --- set-up -------------------------------------------------------------------------------
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
-    parser.add_argument("--duration", type=float, default=30.0, help="measured seconds (30)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of traffic before measuring (3)")
-    # The request path is CPU-bound Python: one process per core, no threads. Sync workers take turns in
-    # accept(), so the kernel spreads the clients evenly; gthread workers keep keep-alive connections,
-    # and one of them tends to collect most of the 16 (measured: 194 req/s and p99 234 ms for 2 x 4
-    # gthread against 320 req/s and p99 60 ms for 2 sync workers, quiet machine).
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (2: one per core)")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker, for gthread (1)")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run (20)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per instance (2: one per core)")
+    parser.add_argument("--instances", type=int, choices=(1, 2), default=1, help="app instances (2: also both at once)")
     parser.add_argument("--customers", type=int, default=3000, help="simulated customers (3000)")
     parser.add_argument("--terminals", type=int, default=6000, help="simulated terminals (6000)")
     parser.add_argument("--history-days", type=int, default=30, help="days of history loaded (30)")
@@ -100,20 +122,18 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _simulated_days(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """History (the first history_days days) and the days after it, all in the past, in time order."""
-    days = args.history_days + 3  # the replay day, and spare days should the clients be faster than a day
-    start = (datetime.now(UTC) - timedelta(days=days + 1)).date()
-    frame = simulate(customers=args.customers, terminals=args.terminals, days=days, start=start, seed=args.seed)
-    frame = frame.sort_values(["timestamp", "transaction_id"]).reset_index(drop=True)
-    cutoff = pd.Timestamp(start, tz="UTC") + pd.Timedelta(days=args.history_days)
-    return frame[frame["timestamp"] < cutoff], frame[frame["timestamp"] >= cutoff]
+# --- set-up -------------------------------------------------------------------------------
 
 
-def _prepare(env: dict[str, str], work: Path, history: pd.DataFrame, args: argparse.Namespace) -> str:
-    """Migrate, load the history with labels, train and activate a model, create a client; its token."""
+def _prepare(env: dict[str, str], work: Path, args: argparse.Namespace) -> str:
+    """Migrate, load the history with labels, train and activate a model, create a client; its key."""
+    start = (datetime.now(UTC) - timedelta(days=args.history_days)).date()
+    history = simulate(
+        customers=args.customers, terminals=args.terminals, days=args.history_days, start=start, seed=args.seed
+    )
     path = work / "history.csv"
     write_transactions(history, path)
+    print(f"history: {len(history):,} transactions, {args.history_days} days to today")
     budget = max(1, round(len(history) / args.history_days / 100))  # about 1 % of a day's transactions
     _manage(env, "migrate", "--noinput")
     _manage(env, "load_transactions", str(path), "--with-labels", "--no-progress")
@@ -131,42 +151,37 @@ def _manage(env: dict[str, str], *command: str, quiet: bool = False) -> str:
     return result.stdout
 
 
+def _audit_rows(env: dict[str, str]) -> int:
+    code = "from predictions.models import ScoringRequest; print(ScoringRequest.objects.count())"
+    return int(_manage(env, "shell", "-c", code, quiet=True).strip().splitlines()[-1])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _start_gunicorn(env: dict[str, str], work: Path, port: int, args: argparse.Namespace) -> subprocess.Popen:
-    command = [
-        GUNICORN,
-        "fraudsite.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-        "--worker-class",
-        args.worker_class,
-        "--keep-alive",
-        "30",  # gthread only: sync workers close each connection, and http.client reconnects
-        "--error-logfile",
-        str(work / "gunicorn.log"),
-    ]
+def _start(
+    app: list[str], env: dict[str, str], work: Path, port: int, args: argparse.Namespace, ready: str = ""
+) -> subprocess.Popen:
+    command = [GUNICORN, *app, "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+    command += ["--error-logfile", str(work / f"gunicorn-{port}.log")]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = ready or "/api/v1/health/ready"  # also loads the model in the worker that answers
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/api/v1/health/ready")
+            connection.request("GET", path)
             if connection.getresponse().status == 200:
+                time.sleep(1)  # the other workers finish booting
                 return server
         except OSError:
             pass
         time.sleep(0.2)
     _stop(server)
-    sys.exit(f"gunicorn did not become ready; see {work / 'gunicorn.log'}")
+    sys.exit(f"gunicorn did not become ready; see {work}")
 
 
 def _stop(server: subprocess.Popen) -> None:
@@ -178,108 +193,86 @@ def _stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def _audit_rows(env: dict[str, str]) -> int:
-    code = "from predictions.models import ScoringRequest; print(ScoringRequest.objects.count())"
-    return int(_manage(env, "shell", "-c", code, quiet=True).strip().splitlines()[-1])
+# --- wrk ----------------------------------------------------------------------------------
 
 
-# --- the replay -----------------------------------------------------------------------------
+def _wrk_command(port: int, connections: int, seconds: int, token: str | None) -> list[str]:
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if token is None:
+        return [*command, f"http://127.0.0.1:{port}/"]
+    return [*command, "-s", str(WRK_DIR / "post.lua"), f"http://127.0.0.1:{port}", "--", token]
 
 
-@dataclass
-class Run:
-    sent: int = 0
-    measured: list[float] = field(default_factory=list)  # latencies (s) of requests started after the warm-up
-    statuses: dict[int, int] = field(default_factory=dict)
-    errors: int = 0
-    failures: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    exhausted: bool = False
+def _wrk(label: str, port: int, connections: int, seconds: int, token: str | None) -> Load:
+    output = subprocess.run(_wrk_command(port, connections, seconds, token), capture_output=True, text=True).stdout
+    return _parsed(label, connections, output)
 
 
-def _replay(port: int, token: str, replay: pd.DataFrame, args: argparse.Namespace) -> Run:
-    bodies = [json.dumps(body).encode() for body in _bodies(replay)]
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-    run = Run()
-    lock = threading.Lock()
-    position = iter(range(len(bodies)))
-    start = time.monotonic()
-    measure_from = start + args.warmup
-    stop_at = measure_from + args.duration
-
-    def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        latencies: list[float] = []
-        while True:
-            with lock:
-                index = next(position, None)
-            begun = time.monotonic()
-            if index is None or begun >= stop_at:
-                run.exhausted |= index is None
-                break
-            try:
-                connection.request("POST", URL, body=bodies[index], headers=headers)
-                response = connection.getresponse()
-                payload = response.read()
-                status = response.status
-            except OSError as exc:
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                status, payload = 0, str(exc).encode()
-            took = time.monotonic() - begun
-            with lock:
-                run.sent += 1
-                run.statuses[status] = run.statuses.get(status, 0) + 1
-                if status != 201:
-                    run.errors += 1
-                    if len(run.failures) < 5:
-                        run.failures.append(f"{status}: {payload[:200]!r}")
-            if begun >= measure_from:
-                latencies.append(took)
-        connection.close()
-        with lock:
-            run.measured.extend(latencies)
-
-    threads = [threading.Thread(target=client) for _ in range(args.clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    run.seconds = min(time.monotonic(), stop_at) - measure_from
-    return run
+def _wrk_both(first: int, second: int, seconds: int, token: str) -> list[Load]:
+    """Both instances at once, 8 connections each (16 in all): each one's figures and their total."""
+    runs = [
+        subprocess.Popen(_wrk_command(port, 8, seconds, token), stdout=subprocess.PIPE, text=True)
+        for port in (first, second)
+    ]
+    loads = [_parsed(f"instance {n}, 8 connections", 8, run.communicate()[0]) for n, run in enumerate(runs, 1)]
+    total = Load(
+        label="two instances at once, 16 connections",
+        connections=16,
+        requests=sum(load.requests for load in loads),
+        seconds=max(load.seconds for load in loads),
+        p50_ms=max(load.p50_ms for load in loads),  # the slower instance's: an upper bound of the whole
+        p99_ms=max(load.p99_ms for load in loads),
+        non_2xx=sum(load.non_2xx for load in loads),
+        socket_errors=sum(load.socket_errors for load in loads),
+    )
+    return [*loads, total]
 
 
-def _bodies(replay: pd.DataFrame):
-    for row in replay.itertuples():
-        yield {
-            "transaction_id": row.transaction_id,
-            "timestamp": row.timestamp.isoformat(),
-            "customer_id": row.customer_id,
-            "terminal_id": row.terminal_id,
-            "amount": f"{row.amount:.2f}",
-        }
+def _parsed(label: str, connections: int, output: str) -> Load:
+    done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", output)
+    if done is None:
+        sys.exit(f"wrk printed no result for {label}:\n{output}")
+    seconds = float(done.group(2)) * (1.0 if done.group(3) == "s" else 0.001)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Load(
+        label=label,
+        connections=connections,
+        requests=int(done.group(1)),
+        seconds=seconds,
+        p50_ms=_latency_ms(output, "50%"),
+        p99_ms=_latency_ms(output, "99%"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
 
 
-def _report(run: Run, audit_rows: int, args: argparse.Namespace, database: str) -> None:
-    latencies = np.array(run.measured) * 1000.0
-    p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if len(latencies) else (float("nan"),) * 3
-    rate = len(latencies) / run.seconds if run.seconds > 0 else float("nan")
+def _latency_ms(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s*{re.escape(percentile)}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    if match is None:
+        return float("nan")
+    return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _report(floor: Load, loads: list[Load], audited: int, database: str, args: argparse.Namespace) -> None:
     print()
-    print(f"database            {database}")
-    threads = f" x {args.threads} threads" if args.worker_class == "gthread" else ""
-    print(f"server              gunicorn {args.worker_class}, {args.workers} workers{threads}")
-    print(f"clients             {args.clients}, {args.warmup:g} s warm-up + {args.duration:g} s measured")
-    print(f"throughput          {rate:,.1f} req/s ({len(latencies):,} requests measured)")
-    print(f"latency             p50 {p50:.1f} ms   p95 {p95:.1f} ms   p99 {p99:.1f} ms   max {latencies.max():.1f} ms")
-    print(f"errors              {run.errors} (statuses: {dict(sorted(run.statuses.items()))})")
-    for failure in run.failures:
-        print(f"                    {failure}")
-    same = "yes" if audit_rows == run.sent else "NO"
-    print(f"audit rows          {audit_rows:,} for {run.sent:,} requests sent: equal: {same}")
-    if run.exhausted:
-        print("note                the simulated days ran out before the time was up")
-    load = os.getloadavg()
-    print(f"machine load        {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min, {os.cpu_count()} cores)")
+    print(f"database: {database}; gunicorn sync, {args.workers} workers per instance; wrk {args.duration} s per run")
+    print("| path | req/s | of the floor | p50 | p99 | non-2xx | socket errors |")
+    print("|---|---|---|---|---|---|---|")
+    for load in [floor, *loads]:
+        print(
+            f"| {load.label} | {load.rate:,.1f} | {load.rate / floor.rate:.4f} | {load.p50_ms:.2f} ms "
+            f"| {load.p99_ms:.2f} ms | {load.non_2xx} | {load.socket_errors} |"
+        )
+    answered = sum(load.requests for load in loads if not load.label.startswith("two instances"))
+    in_flight = sum(load.connections for load in loads if not load.label.startswith("two instances"))
+    holds = answered <= audited <= answered + in_flight
+    print(f"audit rows added: {audited:,} for {answered:,} answers wrk counted (+ up to {in_flight} in flight)")
+    print(f"audit holds: {'yes' if holds else 'NO'}; load {load_average()} (1/5/15 min, {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

@@ -131,6 +131,8 @@ if len(FRAUDSITE_DEFAULT_CURRENCY) != 3 or not FRAUDSITE_DEFAULT_CURRENCY.isalph
     raise ImproperlyConfigured("FRAUDSITE_DEFAULT_CURRENCY must be a three-letter ISO 4217 code")
 FRAUDSITE_MAX_BODY_BYTES = env_int("FRAUDSITE_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
 FRAUDSITE_AUDIT_BODY_BYTES = env_int("FRAUDSITE_AUDIT_BODY_BYTES", 64 * 1024, minimum=0)
+# How long a worker remembers a verified API key and its permissions (predictions/api/authentication.py).
+FRAUDSITE_AUTH_CACHE_SECONDS = env_int("FRAUDSITE_AUTH_CACHE_SECONDS", 5, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FRAUDSITE_MAX_BODY_BYTES
 
 REST_FRAMEWORK = {

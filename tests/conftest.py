@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -16,8 +17,10 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from predictions.models import ModelVersion, Prediction, Transaction
+from predictions.services.clients import keys_forget
 from predictions.services.events import Actor
 from predictions.services.integrity import signed
+from predictions.services.row_sql import insert_row
 
 ACTOR = Actor(name="tester", via="test")
 
@@ -206,3 +209,24 @@ def flushable_audit(transactional_db):
     drop()
     yield
     drop()  # a test that migrated forward made them again
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_api_keys():
+    """Each test starts with no API key remembered by an earlier one (services/clients.py, key_remember)."""
+    keys_forget()
+
+
+@pytest.fixture
+def prediction_insert_fails():
+    """prediction_insert_fails(error): a context in which the scoring path's Prediction insert raises error."""
+
+    def failing(error: Exception):
+        def insert(row):
+            if isinstance(row, Prediction):
+                raise error
+            insert_row(row)
+
+        return mock.patch("predictions.services.scoring.insert_row", side_effect=insert)
+
+    return failing

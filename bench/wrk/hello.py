@@ -1,4 +1,4 @@
-"""The floor for bench/wrk/run.sh: the least a WSGI app can do under the same gunicorn."""
+"""The floor for bench/api.py: the least a WSGI app can do under the same gunicorn."""
 
 
 def app(environ, start_response):

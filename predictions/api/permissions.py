@@ -10,19 +10,24 @@ from rest_framework.views import APIView
 
 
 def user_has_permission(user, permission: str) -> bool:
-    """Django's user.has_perm for the model backend, in one small query.
+    """Django's user.has_perm for the model backend, in one small query, memoised on the user object.
 
     user.has_perm loads every permission of the user and of its groups (two queries with joins) on
     each request; on the scoring path that was a fifth of the time, so ask only for the one needed.
+    The answer is kept on the user object, as Django's backend keeps its own: an API client's user
+    object lives as long as its key is remembered (api/authentication.py), a session's for one request.
     """
     if not (user and user.is_authenticated and user.is_active):
         return False
     if user.is_superuser:
         return True
-    app_label, codename = permission.split(".", 1)
-    return Permission.objects.filter(
-        Q(group__user=user) | Q(user=user), codename=codename, content_type__app_label=app_label
-    ).exists()
+    known = user.__dict__.setdefault("_fraudsite_permissions", {})
+    if permission not in known:
+        app_label, codename = permission.split(".", 1)
+        known[permission] = Permission.objects.filter(
+            Q(group__user=user) | Q(user=user), codename=codename, content_type__app_label=app_label
+        ).exists()
+    return known[permission]
 
 
 class _HasPermission(BasePermission):

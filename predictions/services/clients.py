@@ -2,12 +2,15 @@
 
 Keys are django-rest-knox tokens: 64 random hex digits, shown once when made; the database keeps their
 SHA-512 and a 15-character prefix to find the row. A client has one key at a time. Rotating replaces
-it (the old key stops working at once); revoking removes it and deactivates the client. Each of these
-writes an AuditEvent in the same transaction.
+it; revoking removes it and deactivates the client. Each of these writes an AuditEvent in the same
+transaction. The old key stops working at once in this process, and within FRAUDSITE_AUTH_CACHE_SECONDS
+in the API's other workers, which remember a verified key that long (key_remember).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +24,12 @@ from predictions.models import AuditAction
 from predictions.services.events import Actor, Change, events_record
 
 ROLES = ("scoring", "analyst")
+
+# The keys api/authentication.py has verified lately, by digest: (until when, the user, the AuthToken row).
+# Bounded, so that many clients cannot grow it without end.
+_MAX_REMEMBERED_KEYS = 1024
+_remembered_keys: dict[str, tuple[float, User, AuthToken]] = {}
+_remembered_lock = threading.Lock()
 
 
 class ApiClientError(DomainError):
@@ -71,6 +80,7 @@ def api_client_rotate(*, name: str, actor: Actor) -> str:
             user.save(update_fields=["is_active"])
         key = _new_key(user)
         _event(actor, AuditAction.CLIENT_ROTATED, name, before, _state(user))
+    keys_forget()
     return key
 
 
@@ -83,6 +93,7 @@ def api_client_revoke(*, name: str, actor: Actor) -> None:
         user.is_active = False
         user.save(update_fields=["is_active"])
         _event(actor, AuditAction.CLIENT_REVOKED, name, before, _state(user))
+    keys_forget()
 
 
 def api_client_key_is_current(*, name: str, key: str) -> bool:
@@ -138,3 +149,27 @@ def _state(user: User) -> dict[str, object]:
 
 def _event(actor: Actor, action: str, name: str, before: object, after: object) -> None:
     events_record(actor=actor, action=action, target_type="api_client", changes=[Change(name, before, after)])
+
+
+# --- verified keys, remembered per process -----------------------------------------------------
+
+
+def key_remembered(digest: str) -> tuple[User, AuthToken] | None:
+    """The user and key row of a key verified less than FRAUDSITE_AUTH_CACHE_SECONDS ago in this process."""
+    remembered = _remembered_keys.get(digest)
+    if remembered is None or remembered[0] <= time.monotonic():
+        return None
+    return remembered[1], remembered[2]
+
+
+def key_remember(digest: str, user: User, auth_token: AuthToken, *, until: float) -> None:
+    with _remembered_lock:
+        if len(_remembered_keys) >= _MAX_REMEMBERED_KEYS:
+            _remembered_keys.clear()
+        _remembered_keys[digest] = (until, user, auth_token)
+
+
+def keys_forget() -> None:
+    """Forget the verified keys of this process: a rotated or revoked key then fails here at once."""
+    with _remembered_lock:
+        _remembered_keys.clear()

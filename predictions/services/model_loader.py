@@ -8,16 +8,20 @@ or in AppConfig.ready() (which also runs for `migrate`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from pathlib import Path
+
+from django.db import connection
 
 from model_package.artifacts import ArtifactError, load_artifact
 from model_package.features import FEATURE_NAMES
 from model_package.predict import Model
 from predictions.errors import DomainError
 from predictions.models import ModelVersion
+from predictions.services.row_sql import fetch_all
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +46,29 @@ class ModelUnavailable(DomainError):
 
 def active_model() -> tuple[ModelVersion, Model]:
     """The active model version and its loaded, verified model; raises ModelUnavailable."""
-    model_version = (
-        ModelVersion.objects.filter(is_active=True)
-        .only("id", "version", "artifact_path", "artifact_sha256", "thresholds")
-        .first()
-    )
-    if model_version is None:
+    # The row is read on every request, in SQL built once; the ModelVersion is rebuilt through the ORM only
+    # when the row differs from the last one this process saw (another version, or new thresholds).
+    global _active
+    row = fetch_all(_active_sql(connection.vendor), [True])
+    if not row:
         raise ModelUnavailable("no model version is active")
+    if _active is None or _active[0] != row[0]:
+        model_version = ModelVersion.objects.only(*_ACTIVE_COLUMNS).get(pk=row[0][0])
+        _active = (row[0], model_version)
+    model_version = _active[1]
     return model_version, model_for_version(model_version)
+
+
+_ACTIVE_COLUMNS = ("id", "version", "artifact_path", "artifact_sha256", "thresholds")
+_active: tuple[tuple, ModelVersion] | None = None
+
+
+@functools.cache
+def _active_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    meta = ModelVersion._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _ACTIVE_COLUMNS)
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote('is_active')} = %s"
 
 
 def model_for_version(model_version: ModelVersion) -> Model:
@@ -71,9 +90,11 @@ def model_for_version(model_version: ModelVersion) -> Model:
 
 def clear_cache() -> None:
     """Forget every loaded model (tests, and after an artifact was replaced on disk)."""
+    global _active
     with _lock:
         _models.clear()
         _failures.clear()
+        _active = None
 
 
 def _load(key: _CacheKey) -> Model:

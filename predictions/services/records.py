@@ -37,6 +37,7 @@ from predictions.models import Decision, Label, ModelVersion, Prediction, Scorin
 from predictions.services.audit import RequestAudit
 from predictions.services.bulk_sql import json_text
 from predictions.services.integrity import signed
+from predictions.services.row_sql import insert_row
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ def scoring_request_create(
         error=error[:200],
         replayed=replayed,
     )
-    signed(request).save(force_insert=True)
+    insert_row(signed(request))
     return request
 
 

@@ -42,6 +42,7 @@ from predictions.services.records import (
     stored_transactions,
     transaction_row,
 )
+from predictions.services.row_sql import fetch_all, insert_row
 
 # The statuses the API answers with; stored on the request's audit row.
 STATUS_CREATED = 201
@@ -119,10 +120,10 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
         prediction, transaction_id=tx.transaction_id, model_version=model_version.version, request_id=audit.request_id
     )
     with _write_block():
-        signed(tx).save(force_insert=True)
+        insert_row(signed(tx))
         prediction.request = scoring_request_create(audit=audit, status_code=STATUS_CREATED, response=result)
         prediction.transaction = tx  # its primary key, now that it has one
-        signed(prediction).save(force_insert=True)
+        insert_row(signed(prediction))
     audit.recorded = True
     return ScoreOutcome(result=result, replayed=False)
 
@@ -178,14 +179,14 @@ class StoredHistory:
             mine = [(item, window) for item, window in windows if item.customer_id == customer_id]
             since = min(window.customer_since for _, window in mine)
             until = max(item.timestamp for item, _ in mine)
-            rows = _in_time_order(_fetch(customer_sql, [customer_id, adapt(since), adapt(until)]))
+            rows = _in_time_order(fetch_all(customer_sql, [customer_id, adapt(since), adapt(until)]))
             customers[customer_id] = ([ts for ts, _ in rows], [float(amount) for _, amount in rows])
         terminals: dict[str, tuple[list[datetime], list[bool]]] = {}
         for terminal_id in dict.fromkeys(item.terminal_id for item in items):
             mine = [window for item, window in windows if item.terminal_id == terminal_id]
             since = min(window.terminal_since for window in mine)
             until = max(window.terminal_until for window in mine)
-            rows = _in_time_order(_fetch(terminal_sql, [terminal_id, adapt(since), adapt(until)]))
+            rows = _in_time_order(fetch_all(terminal_sql, [terminal_id, adapt(since), adapt(until)]))
             terminals[terminal_id] = ([ts for ts, _ in rows], [label == Label.FRAUD for _, label in rows])
         return cls(customers=customers, terminals=terminals)
 
@@ -240,12 +241,6 @@ def _history_sql(vendor: str) -> tuple[str, str]:
         f"SELECT {ts}, {amount} FROM {table} WHERE {customer} = %s AND {ts} > %s AND {ts} <= %s",
         f"SELECT {ts}, {label} FROM {table} WHERE {terminal} = %s AND {ts} >= %s AND {ts} < %s",
     )
-
-
-def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -116,9 +116,9 @@ def test_the_stored_score_is_the_models_score_of_the_stored_features(active_mode
     ]
 
 
-def test_it_writes_the_three_rows_or_none(active_model_version):
+def test_it_writes_the_three_rows_or_none(active_model_version, prediction_insert_fails):
     request = audit()
-    with mock.patch.object(Prediction, "save", side_effect=IntegrityError("boom")), pytest.raises(IntegrityError):
+    with prediction_insert_fails(IntegrityError("boom")), pytest.raises(IntegrityError):
         transaction_score(transaction_input=tx(), audit=request)
 
     assert (Transaction.objects.count(), ScoringRequest.objects.count()) == (0, 0)
