@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,16 @@ def test_scores_are_scikit_learns_probabilities(models, rows, algorithm):
     model = models[algorithm]
     scores = np.array([scored.score for scored in model.score_many(rows, explain="none")])
     assert np.allclose(scores, model.pipeline.predict_proba(rows)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_a_forest_scores_what_predict_proba_gives_in_one_thread_to_the_last_bit(models, rows):
+    # The stored scores of an rf version must be recomputed exactly by rescore --verify, whatever the scorer.
+    forest = models["rf"].pipeline.steps[-1][1]
+    in_one_thread = copy.copy(forest).set_params(n_jobs=1)  # the same fitted trees
+
+    scores = np.array([scored.score for scored in models["rf"].score_many(rows, explain="none")])
+
+    assert np.array_equal(scores, in_one_thread.predict_proba(rows)[:, 1])
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
