@@ -102,10 +102,10 @@ def main() -> None:
     finally:
         for server in servers:
             _stop(server)
-        database.drop()
         if args.keep:
-            print(f"kept {work}")
+            print(f"kept {work} and the database {database.url}")
         else:
+            database.drop()
             shutil.rmtree(work, ignore_errors=True)
 
 
@@ -118,7 +118,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--terminals", type=int, default=6000, help="simulated terminals (6000)")
     parser.add_argument("--history-days", type=int, default=30, help="days of history loaded (30)")
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, database)")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs) and the database")
     return parser.parse_args()
 
 
