@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -76,6 +77,39 @@ def env_header(name: str) -> str | None:
     if not _HEADER_NAME.fullmatch(raw):
         raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-Proto, got {raw!r}")
     return "HTTP_" + raw.upper().replace("-", "_")
+
+
+def env_redis_url(name: str) -> str | None:
+    """A redis:// or rediss:// URL (redis://[:password@]host[:port][/db]); None when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        understood = (
+            parts.scheme in {"redis", "rediss"}
+            and bool(parts.hostname)
+            and (parts.port or 0) >= 0  # .port raises ValueError for a port that is not a number or out of range
+            and re.fullmatch(r"/?[0-9]*", parts.path) is not None
+        )
+    except ValueError:
+        understood = False
+    if not understood:
+        raise ImproperlyConfigured(
+            f"{name} must be a redis:// or rediss:// URL such as redis://cache.internal:6379/0, got {_redacted(raw)!r}"
+        )
+    return raw
+
+
+def _redacted(url: str) -> str:
+    """The URL with any password masked, fit for an error message."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+    except ValueError:
+        return "(not a URL)"
 
 
 AUDIT_KEY_MIN_LENGTH = 32

@@ -1,4 +1,5 @@
-"""Settings for the test suite: the real settings, with a fixed key, fast hashing and no throttles."""
+"""Settings for the test suite: the real settings, with a fixed key, fast hashing, no throttles and a cache of
+its own (whatever CACHE_URL says: tests share no state with a developer's server or another run)."""
 
 import os
 import tempfile
@@ -17,3 +18,10 @@ REST_FRAMEWORK = {
 }
 # WhiteNoise wants STATIC_ROOT to exist; tests never collect static files.
 STATIC_ROOT = tempfile.mkdtemp(prefix="fraudsite-test-static-")
+# Emptied before each test by tests/conftest.py.
+CACHES = {
+    "default": {
+        "BACKEND": "fraudsite.cache.HostFileCache",
+        "LOCATION": tempfile.mkdtemp(prefix="fraudsite-test-cache-"),
+    }
+}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import multiprocessing
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +14,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -29,6 +32,44 @@ THRESHOLDS = {"review": 0.5, "decline": 0.9}
 
 # A simulation big enough for the training protocol (37 days of history + 21 days) and still quick.
 SMALL_SIMULATION = {"customers": 150, "terminals": 300, "days": 70, "start": date(2026, 1, 1), "seed": 7}
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (fraudsite/test_settings.py gives the run its own)."""
+    cache.clear()
+
+
+@pytest.fixture
+def in_processes():
+    """run(work, n): work(i) in n forked processes, released together; their results in the order of i.
+    For what must hold across gunicorn's workers (the cache, the rate limits)."""
+
+    def run(work: Callable[[int], Any], n: int) -> list[Any]:
+        context = multiprocessing.get_context("fork")
+        start = context.Barrier(n)
+        results = context.Queue()
+
+        def child(i: int) -> None:
+            try:
+                start.wait(timeout=60)
+                results.put((i, work(i), None))
+            except BaseException as exc:
+                results.put((i, None, repr(exc)))
+
+        processes = [context.Process(target=child, args=(i,)) for i in range(n)]
+        for process in processes:
+            process.start()
+        outcomes = {}
+        for _ in processes:
+            i, result, error = results.get(timeout=120)
+            assert error is None, f"process {i} failed: {error}"
+            outcomes[i] = result
+        for process in processes:
+            process.join(timeout=60)
+        return [outcomes[i] for i in range(n)]
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,9 @@ def test_debug_may_run_without_a_secret_key(tmp_path):
         ({"SECRET_KEY": "s", "SECURE_SSL_REDIRECT": "always"}, "SECURE_SSL_REDIRECT must be a boolean"),
         ({"SECRET_KEY": "s", "SESSION_COOKIE_SECURE": "y"}, "SESSION_COOKIE_SECURE must be a boolean"),
         ({"SECRET_KEY": "s", "CSRF_COOKIE_SECURE": "2"}, "CSRF_COOKIE_SECURE must be a boolean"),
+        ({"SECRET_KEY": "s", "CACHE_URL": "memcached://cache:11211"}, "CACHE_URL must be a redis:// or rediss:// URL"),
+        ({"SECRET_KEY": "s", "CACHE_URL": "redis://cache:six/0"}, "CACHE_URL must be a redis:// or rediss:// URL"),
+        ({"SECRET_KEY": "s", "REDIS_URL": "redis:///0"}, "REDIS_URL must be a redis:// or rediss:// URL"),
         (
             {"SECRET_KEY": "s", "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"},
             "SECURE_PROXY_SSL_HEADER must be an HTTP header name such as X-Forwarded-Proto",
@@ -154,6 +157,43 @@ def test_the_proxy_header_is_read_as_its_request_meta_key(tmp_path):
     )
 
     assert result.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def cache_of(tmp_path: Path, **env: str) -> str:
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "cache = settings.CACHES['default']; print(cache['BACKEND'], cache['LOCATION'], cache.get('KEY_PREFIX'))"
+    )
+    result = fresh_python(tmp_path, "-c", code, DJANGO_SETTINGS_MODULE="fraudsite.settings", DEBUG="1", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_cache_is_redis_when_cache_url_or_else_redis_url_names_one(tmp_path):
+    redis = "fraudsite.cache.SharedRedisCache"
+
+    assert cache_of(tmp_path, CACHE_URL="redis://cache:6379/2") == f"{redis} redis://cache:6379/2 fraudsite"
+    assert cache_of(tmp_path, REDIS_URL="rediss://cache/0", CACHE_KEY_PREFIX="fs") == f"{redis} rediss://cache/0 fs"
+    assert cache_of(tmp_path, CACHE_URL="redis://a/1", REDIS_URL="redis://b/2").startswith(f"{redis} redis://a/1 ")
+
+
+def test_without_redis_the_cache_is_files_the_hosts_processes_share(tmp_path):
+    assert cache_of(tmp_path) == f"fraudsite.cache.HostFileCache {tmp_path / 'cache'} None"
+    assert cache_of(tmp_path, CACHE_URL="").startswith("fraudsite.cache.HostFileCache ")
+
+
+def test_a_cache_url_that_is_not_understood_is_named_without_its_password(tmp_path):
+    result = start(tmp_path, SECRET_KEY="s", CACHE_URL="redis://:hunter2@cache:63790000/0")
+
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "CACHE_URL must be a redis:// or rediss:// URL such as redis://cache.internal:6379/0, "
+            "got 'redis://:***@cache:63790000/0'"
+        )
+    )
 
 
 def test_without_debug_the_audit_key_must_come_from_the_environment(tmp_path):

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 START_TIMEOUT = 30  # seconds for gunicorn to answer its first health check
 REQUEST_TIMEOUT = 120  # seconds for one answer; a 5 MB upload or 16 queued batches take a few
-SERVER_LOG = pytest.StashKey[tuple[Path, int]]()
+SERVER_LOGS = pytest.StashKey[list[tuple[Path, int]]]()
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,16 @@ class LiveService:
         return subprocess.run(
             [sys.executable, "manage.py", *argv], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300
         )
+
+    @contextmanager
+    def another_instance(self, name: str, **env: str) -> Iterator[LiveService]:
+        """Another gunicorn master (two workers, as this one) on this service's database, keys and files, on a
+        port of its own, with these variables changed: a second host, as far as the service can tell."""
+        env = {**self.env, **env}
+        log = self.log.with_name(f"gunicorn-{name}.stderr")
+        port = _free_port()
+        with _gunicorn(env, port, log):
+            yield replace(self, port=port, log=log, env=env)
 
     @property
     def origin(self) -> str:
@@ -110,20 +120,22 @@ def live_service(tmp_path_factory) -> Iterator[LiveService]:
 
 @pytest.fixture(autouse=True)
 def _server_log_mark(request, live_service: LiveService) -> None:
-    """Where gunicorn's stderr stands as the test starts, so a failing test shows what the server logged."""
-    request.node.stash[SERVER_LOG] = (live_service.log, live_service.log.stat().st_size)
+    """Where each gunicorn's stderr (another_instance's too) stands as the test starts, so a failing test
+    shows what the servers logged."""
+    logs = sorted(live_service.log.parent.glob("gunicorn*.stderr"))
+    request.node.stash[SERVER_LOGS] = [(log, log.stat().st_size) for log in logs]
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report = yield
-    mark = item.stash.get(SERVER_LOG, None)
-    if report.failed and mark is not None:
-        log, offset = mark
+    if not report.failed:
+        return report
+    for log, offset in item.stash.get(SERVER_LOGS, []):
         with log.open("rb") as handle:
             handle.seek(offset)
             logged = handle.read().decode(errors="replace")
-        report.sections.append(("gunicorn stderr during the test", logged or "(nothing)"))
+        report.sections.append((f"{log.name} during the test", logged or "(nothing)"))
     return report
 
 
