@@ -35,8 +35,9 @@ from predictions.errors import DomainError
 from predictions.models import Label, ModelVersion, Prediction, ScoringRequest, Transaction
 from predictions.services.audit import RequestAudit, request_audit_begin
 from predictions.services.bulk_sql import bulk_write_cache, db_datetimes, insert_rows
+from predictions.services.files import REPORTED_BAD_ROWS, SCORE_CHUNK_ROWS, BadRow
 from predictions.services.integrity import prediction_digests, transaction_digests
-from predictions.services.loading import REPORTED_BAD_ROWS, BadRow, read_transaction_file
+from predictions.services.loading import read_transaction_file
 from predictions.services.model_loader import ModelUnavailable, active_model
 from predictions.services.records import (
     REASONS,
@@ -52,11 +53,6 @@ from predictions.services.records import (
 logger = logging.getLogger(__name__)
 
 ENDPOINT = "score_file"
-# Rows per transaction: bigger is faster (each commit rewrites the customer and terminal index pages it
-# touched, nearly all of them), but holds SQLite's write lock longer (about 2.5 s for 100k rows). On the
-# book's last 30 days (SQLite): 10k rows 8.9k rows/s, 50k 20.1k, 100k 21.1k; 150k and more are slower
-# again (the dirty pages outgrow the 256 MiB cache of bulk_write_cache).
-CHUNK_ROWS = 100_000
 SCORING_THREADS = 2
 OUTPUT_COLUMNS = ("transaction_id", "score", "decision", "model_version")
 FEATURE_LOOKBACK_DAYS = DELAY_DAYS + max(WINDOW_DAYS)  # the oldest row any feature of a transaction reads
@@ -95,7 +91,7 @@ class _Job:
 
 
 def transactions_score_file(
-    *, path: Path, out: Path, client: str = "", strict: bool = False, chunk_rows: int = CHUNK_ROWS, progress=None
+    *, path: Path, out: Path, client: str = "", strict: bool = False, chunk_rows: int = SCORE_CHUNK_ROWS, progress=None
 ) -> ScoreFileResult:
     """Score the new transactions of a CSV file, store them with their predictions, and write `out`.
 

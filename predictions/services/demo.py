@@ -23,11 +23,11 @@ from django.utils import timezone
 from predictions.models import ModelVersion
 from predictions.services.clients import api_client_create, api_client_key_is_current, api_client_rotate
 from predictions.services.events import Actor
-from predictions.services.loading import transactions_load
-from predictions.services.training import TrainingOptions, TrainingOutcome, model_train_from_file
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from predictions.services.training import TrainingOutcome
 
 # Small enough to take seconds, big enough for the protocol: terminal features need 37 days of
 # history and training 21 more (7 train, 7 delay, 7 test); 75 days leaves room for both.
@@ -90,7 +90,10 @@ def demo_bootstrap(*, var_dir: Path | None = None, progress: Progress | None = N
 
 def demo_model_build(*, path: Path, progress: Progress | None = None) -> DemoModel:
     """Simulate the demo history into `path`, store it with its labels, train a random forest and activate it."""
+    # pandas and scikit-learn: imported for the data work, not when bootstrap_demo --help imports this module
     from model_package.io import write_transactions
+    from predictions.services.loading import transactions_load
+    from predictions.services.training import TrainingOptions, model_train_from_file
 
     frame = demo_transactions_simulate(now=timezone.now())
     path.parent.mkdir(parents=True, exist_ok=True)

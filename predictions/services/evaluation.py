@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-from sklearn.metrics import precision_recall_curve
-
-from model_package.evaluate import evaluate_scores
 from predictions.errors import DomainError
 from predictions.models import Decision, Label, ModelVersion, Prediction
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_K = 100
 FLAGGED = "review or decline"
@@ -59,6 +58,8 @@ def model_version_evaluate(
     *, version: str | None = None, since: datetime | None = None, until: datetime | None = None, k: int = DEFAULT_K
 ) -> Evaluation:
     """Evaluate `version` (default: the active one) on transactions with since <= timestamp < until."""
+    from model_package.evaluate import evaluate_scores  # scikit-learn, imported when used: a fast evaluate_model --help
+
     model_version = _model_version(version)
     frame, total = _labelled_predictions(model_version, since=since, until=until)
     # The same metric code as training (model_package.evaluate), so production and test-week figures compare.
@@ -97,6 +98,8 @@ def _labelled_predictions(
     model_version: ModelVersion, *, since: datetime | None, until: datetime | None
 ) -> tuple[pd.DataFrame, int]:
     """One row per transaction the version scored (its latest score), with a known label; and the total count."""
+    import pandas as pd  # imported when used: a fast evaluate_model --help
+
     predictions = Prediction.objects.filter(model_version=model_version)
     if since is not None:
         predictions = predictions.filter(transaction__timestamp__gte=since)
@@ -187,6 +190,8 @@ def evaluation_plot(*, evaluation: Evaluation, directory: Path) -> list[Path]:
 
 
 def _plot_precision_recall(evaluation: Evaluation, figure):
+    from sklearn.metrics import precision_recall_curve  # imported when used: a fast evaluate_model --help
+
     axes = figure.add_subplot()
     frame = evaluation.frame
     if evaluation.frauds:
@@ -203,6 +208,8 @@ def _plot_precision_recall(evaluation: Evaluation, figure):
 
 
 def _plot_histogram(evaluation: Evaluation, figure):
+    import numpy as np  # imported when used: a fast evaluate_model --help
+
     axes = figure.add_subplot()
     frame = evaluation.frame
     bins = np.linspace(0, 1, 41)

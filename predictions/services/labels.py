@@ -24,7 +24,7 @@ from predictions import rules
 from predictions.errors import DomainError
 from predictions.models import AuditAction, LabelSource, Transaction
 from predictions.services.events import Actor, Change, events_record, label_fields, label_state
-from predictions.services.loading import BadRow
+from predictions.services.files import BadRow
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from predictions import rules
 from predictions.errors import DomainError
 from predictions.models import Label, LabelSource, Transaction
 from predictions.services.bulk_sql import bulk_write_cache, db_datetimes, insert_rows
+from predictions.services.files import LOAD_CHUNK_ROWS, REPORTED_BAD_ROWS, BadRow
 from predictions.services.integrity import transaction_digests
 
 logger = logging.getLogger(__name__)
@@ -31,23 +32,10 @@ logger = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount")
 # is_fraud and fraud_scenario come with simulated files; fraud_scenario is never stored.
 OPTIONAL_COLUMNS = ("currency", "is_fraud", "fraud_scenario")
-# Rows per transaction: each commit rewrites the index pages it touched, so bigger chunks load faster
-# (1 million rows on SQLite: 29k rows/s in chunks of 20k, 44k rows/s in chunks of 100k).
-CHUNK_ROWS = 100_000
-REPORTED_BAD_ROWS = 20
 
 
 class LoadError(DomainError):
     """A file that cannot be loaded at all; the message says why in one line."""
-
-
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
 
 
 @dataclass
@@ -78,7 +66,7 @@ def transactions_load(
     path: Path,
     with_labels: bool = False,
     strict: bool = False,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = LOAD_CHUNK_ROWS,
     progress=None,
 ) -> LoadResult:
     """Store the transactions of a CSV file as history (not scored), skipping ids already stored.
@@ -147,7 +135,9 @@ def count_data_rows(path: Path) -> int:
     return max(lines + int(ends_without_newline) - 1, 0)
 
 
-def read_transaction_file(*, path: Path, with_labels: bool, chunk_rows: int = CHUNK_ROWS) -> Iterator[CheckedChunk]:
+def read_transaction_file(
+    *, path: Path, with_labels: bool, chunk_rows: int = LOAD_CHUNK_ROWS
+) -> Iterator[CheckedChunk]:
     """Read a transactions CSV in chunks and check every row with the API's rules.
 
     Valid rows come back with clean types: timestamp (UTC), amount (float; at most 2 decimals, so exact in cents),

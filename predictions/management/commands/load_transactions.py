@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from predictions.management.base import FraudsiteCommand, positive_int
-from predictions.services import loading
-from predictions.services.loading import transactions_load
+from predictions.services.files import LOAD_CHUNK_ROWS
 
 
 class Command(FraudsiteCommand):
@@ -32,13 +31,15 @@ class Command(FraudsiteCommand):
         parser.add_argument(
             "--chunk-rows",
             type=positive_int,
-            default=loading.CHUNK_ROWS,
+            default=LOAD_CHUNK_ROWS,
             help="rows stored per database transaction (%(default)s); on SQLite the API waits while one is "
             "written, so lower it when the API is busy",
         )
         parser.add_argument("--strict", action="store_true", help="refuse the whole file if any row is bad")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from predictions.services.loading import transactions_load  # pandas: imported when run, not for --help
+
         began = time.perf_counter()
         with self.progress(description="loading") as progress:
             result = transactions_load(

@@ -7,7 +7,6 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from predictions.management.base import FraudsiteCommand, since_bound
-from predictions.services.rescoring import predictions_verify
 
 
 class Command(FraudsiteCommand):
@@ -24,6 +23,9 @@ class Command(FraudsiteCommand):
         parser.add_argument("--since", type=since_bound, help="only predictions scored from this day or time on")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # pandas and scikit-learn: imported when run, not for --help
+        from predictions.services.rescoring import predictions_verify
+
         if not options["verify"]:
             raise CommandError("rescore only verifies stored predictions (they are append-only): add --verify")
         with self.progress(description="verifying", unit="predictions") as progress:

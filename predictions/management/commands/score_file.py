@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from predictions.management.base import FraudsiteCommand, positive_int
-from predictions.services import batch
-from predictions.services.batch import transactions_score_file
+from predictions.services.files import SCORE_CHUNK_ROWS
 
 
 class Command(FraudsiteCommand):
@@ -30,13 +29,16 @@ class Command(FraudsiteCommand):
         parser.add_argument(
             "--chunk-rows",
             type=positive_int,
-            default=batch.CHUNK_ROWS,
+            default=SCORE_CHUNK_ROWS,
             help="rows stored per database transaction (%(default)s); on SQLite the API waits while one is "
             "written, so lower it when the API is busy",
         )
         parser.add_argument("--strict", action="store_true", help="score nothing if any row is bad or refused")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # pandas and scikit-learn: imported when run, not for --help
+        from predictions.services.batch import transactions_score_file
+
         began = time.perf_counter()
         with self.progress(description="scoring") as progress:
             result = transactions_score_file(

@@ -11,7 +11,6 @@ from django.core.management.base import CommandError
 
 from predictions.management.base import FraudsiteCommand, positive_int, since_bound, until_bound
 from predictions.services.events import Actor
-from predictions.services.training import TrainingOptions, model_train_from_db, model_train_from_file
 
 
 class Command(FraudsiteCommand):
@@ -54,6 +53,9 @@ class Command(FraudsiteCommand):
         parser.add_argument("--activate", action="store_true", help="make the new version the active one")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # pandas and scikit-learn: imported when run, not for --help
+        from predictions.services.training import TrainingOptions, model_train_from_db, model_train_from_file
+
         if not 0 < options["precision_target"] < 1:
             raise CommandError(f"--precision-target must be between 0 and 1, got {options['precision_target']}")
         training = TrainingOptions(
