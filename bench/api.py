@@ -2,8 +2,9 @@
 
 A fresh database gets 30 days of simulated history (with labels) and a trained, active model; gunicorn
 (2 sync workers, one per core, as `make run`) serves it. wrk, a load generator in C that does not share a
-Python process with the server, then posts new transactions (bench/wrk/post.lua: a new id, a random
-customer and terminal of the history, a random amount, timestamped now) for a fixed time:
+Python process with the server, then posts new transactions for a fixed time: bench/wrk/post.lua replays
+the simulated day that follows the history (so the share of flagged scores, which are explained, is the
+model's own), each id made new with a suffix:
 
 - the floor: bench/wrk/hello.py, a bare WSGI "hello" under the same gunicorn, 16 connections;
 - fraudsite at 16 connections, then at 1 connection;
@@ -80,7 +81,7 @@ def main() -> None:
     servers: list[subprocess.Popen] = []
     try:
         print(f"database: {database.label}")
-        token = _prepare(env, work, args)
+        post = [_prepare(env, work, args), str(work / "replay.txt")]  # post.lua's arguments: key, replay file
         loads: list[Load] = []
         audited_before = _audit_rows(env)
         floor_port = _free_port()
@@ -89,12 +90,12 @@ def main() -> None:
         _stop(servers.pop())
         port = _free_port()
         servers.append(_start(["fraudsite.wsgi"], env, work, port, args))
-        loads.append(_wrk("fraudsite, 16 connections", port, 16, args.duration, token))
-        loads.append(_wrk("fraudsite, 1 connection", port, 1, args.duration, token))
+        loads.append(_wrk("fraudsite, 16 connections", port, 16, args.duration, post))
+        loads.append(_wrk("fraudsite, 1 connection", port, 1, args.duration, post))
         if args.instances == 2:
             second = _free_port()
             servers.append(_start(["fraudsite.wsgi"], env, work, second, args))
-            loads.extend(_wrk_both(port, second, args.duration, token))
+            loads.extend(_wrk_both(port, second, args.duration, post))
         while servers:
             _stop(servers.pop())
         audited = _audit_rows(env) - audited_before
@@ -126,14 +127,25 @@ def _arguments() -> argparse.Namespace:
 
 
 def _prepare(env: dict[str, str], work: Path, args: argparse.Namespace) -> str:
-    """Migrate, load the history with labels, train and activate a model, create a client; its key."""
-    start = (datetime.now(UTC) - timedelta(days=args.history_days)).date()
-    history = simulate(
-        customers=args.customers, terminals=args.terminals, days=args.history_days, start=start, seed=args.seed
+    """Migrate, load the history with labels, train and activate a model, create a client; its key.
+
+    Writes work/replay.txt, the day after the history, for bench/wrk/post.lua.
+    """
+    start = (datetime.now(UTC) - timedelta(days=args.history_days + 1)).date()
+    frame = simulate(
+        customers=args.customers, terminals=args.terminals, days=args.history_days + 1, start=start, seed=args.seed
     )
+    frame = frame.sort_values(["timestamp", "transaction_id"])
+    cutoff = frame["timestamp"].min().normalize() + timedelta(days=args.history_days)
+    history, replay = frame[frame["timestamp"] < cutoff], frame[frame["timestamp"] >= cutoff]
     path = work / "history.csv"
     write_transactions(history, path)
-    print(f"history: {len(history):,} transactions, {args.history_days} days to today")
+    lines = (
+        f"{row.transaction_id} {row.timestamp.isoformat()} {row.customer_id} {row.terminal_id} {row.amount:.2f}\n"
+        for row in replay.itertuples()
+    )
+    (work / "replay.txt").write_text("".join(lines))
+    print(f"history: {len(history):,} transactions, {args.history_days} days; replayed: {len(replay):,}, the next day")
     budget = max(1, round(len(history) / args.history_days / 100))  # about 1 % of a day's transactions
     _manage(env, "migrate", "--noinput")
     _manage(env, "load_transactions", str(path), "--with-labels", "--no-progress")
@@ -196,23 +208,23 @@ def _stop(server: subprocess.Popen) -> None:
 # --- wrk ----------------------------------------------------------------------------------
 
 
-def _wrk_command(port: int, connections: int, seconds: int, token: str | None) -> list[str]:
+def _wrk_command(port: int, connections: int, seconds: int, post: list[str] | None) -> list[str]:
     threads = min(2, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if token is None:
+    if post is None:
         return [*command, f"http://127.0.0.1:{port}/"]
-    return [*command, "-s", str(WRK_DIR / "post.lua"), f"http://127.0.0.1:{port}", "--", token]
+    return [*command, "-s", str(WRK_DIR / "post.lua"), f"http://127.0.0.1:{port}", "--", *post]
 
 
-def _wrk(label: str, port: int, connections: int, seconds: int, token: str | None) -> Load:
-    output = subprocess.run(_wrk_command(port, connections, seconds, token), capture_output=True, text=True).stdout
+def _wrk(label: str, port: int, connections: int, seconds: int, post: list[str] | None) -> Load:
+    output = subprocess.run(_wrk_command(port, connections, seconds, post), capture_output=True, text=True).stdout
     return _parsed(label, connections, output)
 
 
-def _wrk_both(first: int, second: int, seconds: int, token: str) -> list[Load]:
+def _wrk_both(first: int, second: int, seconds: int, post: list[str]) -> list[Load]:
     """Both instances at once, 8 connections each (16 in all): each one's figures and their total."""
     runs = [
-        subprocess.Popen(_wrk_command(port, 8, seconds, token), stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(_wrk_command(port, 8, seconds, post), stdout=subprocess.PIPE, text=True)
         for port in (first, second)
     ]
     loads = [_parsed(f"instance {n}, 8 connections", 8, run.communicate()[0]) for n, run in enumerate(runs, 1)]
