@@ -106,9 +106,9 @@ def _database() -> dict:
         config["CONN_MAX_AGE"] = None
     elif config["ENGINE"] == "django.db.backends.postgresql":
         # Parameters bound by the server, and statements run five times prepared once (psycopg's
-        # prepare_threshold): a scoring request took a third less CPU and its p50 fell from 9.2 to 5.8-6.8 ms
-        # (bench/RESULTS.md, issue 13). Off for a pooler in transaction mode (PgBouncer), which cannot keep
-        # prepared statements.
+        # prepare_threshold): at one connection a scoring request's p50 fell from 7.3-9.2 ms to 5.3-6.8 ms in
+        # paired runs; at 16 connections no difference showed (bench/RESULTS.md, issue 13). Off for a pooler
+        # in transaction mode (PgBouncer), which cannot keep prepared statements.
         config.setdefault("OPTIONS", {})["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
     return config
 
