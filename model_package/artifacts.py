@@ -2,8 +2,9 @@
 
 Loading checks, in this order, and stops at the first problem with one ArtifactError naming it:
 the manifest exists and parses; its sha256 (the artifact's identity) if the caller expects one; every
-file's sha256; the library versions; the features. Only then is the pickle opened, so unverified or
-incompatible bytes are never unpickled.
+file's sha256; the library versions; the features (each one this package computes: a model made with
+another feature list than today's default keeps its own). Only then is the pickle opened, so unverified
+or incompatible bytes are never unpickled.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 import sklearn
 
 from model_package.errors import ArtifactError
-from model_package.features import FEATURE_NAMES
+from model_package.features import check_feature_names
 from model_package.predict import Model
 from model_package.result import TrainResult
 
@@ -100,8 +101,10 @@ def load_artifact(directory: Path, *, expected_sha256: str | None = None) -> Mod
         raise ArtifactError(f"{MANIFEST} in {directory} lacks {', '.join(missing)}")
     files = _verified_files(directory, manifest["files"])
     _verify_libraries(manifest["libraries"])
-    if tuple(manifest["feature_names"]) != FEATURE_NAMES:
-        raise ArtifactError(f"the model in {directory} uses other features than this package computes")
+    try:
+        check_feature_names(manifest["feature_names"])
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(f"the model in {directory} uses features this package does not compute ({exc})") from None
     pipeline = _unpickle(files[MODEL_FILE], directory)
     try:
         return Model(pipeline=pipeline, manifest=manifest)

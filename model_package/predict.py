@@ -3,6 +3,11 @@
 A row's score never depends on the other rows scored with it (trees are walked row by row, a linear
 model is reduced row by row rather than by BLAS), so a stored score can be recomputed from its stored
 features alone, and `score_one(x).score == score_many(x[None])[0].score` exactly.
+
+Reasons are occlusion (each feature set to its training median, the drop in score). A gradient-boosting
+model is walked as one flat array of all its trees (_CompiledBoosting), which gives scikit-learn's leaves
+and sums bit for bit, and re-walks for an occluded copy only the trees whose path tests that feature: the
+other trees give the same leaf, so the occluded scores are exact and cost a fraction of scoring the copies.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from sklearn.preprocessing import StandardScaler
 APPROVE, REVIEW, DECLINE = "approve", "review", "decline"
 EXPLAIN_CHOICES = ("all", "flagged", "none")
 TOP_REASONS = 3
+_EXPLAIN_BLOCK_ROWS = 256  # rows explained at a time: bounds the (rows x features x trees) work arrays
+_WALKED_ROWS = 256  # up to this many rows, walking all trees at once beats scikit-learn's tree-by-tree loop
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # (n, features) float64 -> (n,) probabilities of fraud
 
@@ -70,6 +77,7 @@ class Model:
         if getattr(pipeline, "n_features_in_", len(self.feature_names)) != len(self.feature_names):
             raise ValueError(f"the pipeline expects {pipeline.n_features_in_} features, not {len(self.feature_names)}")
         self._score = scorer_for(pipeline)
+        self._occluded_scores = getattr(self._score, "occluded_scores", self._occluded_scores_by_scoring)
 
     def decide(self, score: float) -> str:
         if score >= self.thresholds.decline:
@@ -79,10 +87,9 @@ class Model:
         return APPROVE
 
     def score_one(self, features: np.ndarray) -> Scored:
-        """Score one feature row (FEATURE_NAMES order), with its reasons."""
+        """Score one feature row (in feature_names order), with its reasons."""
         row = self._rows(features, ndim=1)
-        # The row and its occluded copies in one call: one pass over the trees instead of sixteen.
-        block = self._score(self._occluded(row))
+        block = self._occluded_scores(row, self._medians)[0]
         return self._scored(row[0], float(block[0]), block)
 
     def score_many(self, features: np.ndarray, *, explain: str = "flagged") -> list[Scored]:
@@ -98,9 +105,9 @@ class Model:
         else:
             wanted = np.arange(0)
         blocks: dict[int, np.ndarray] = {}
-        if len(wanted):
-            occluded = self._score(self._occluded(rows[wanted])).reshape(len(wanted), -1)
-            blocks = dict(zip(wanted.tolist(), occluded, strict=True))
+        for start in range(0, len(wanted), _EXPLAIN_BLOCK_ROWS):
+            some = wanted[start : start + _EXPLAIN_BLOCK_ROWS]
+            blocks.update(zip(some.tolist(), self._occluded_scores(rows[some], self._medians), strict=True))
         return [self._scored(rows[i], float(scores[i]), blocks.get(i)) for i in range(len(rows))]
 
     def _scored(self, row: np.ndarray, score: float, block: np.ndarray | None) -> Scored:
@@ -128,13 +135,19 @@ class Model:
             raise ValueError("features must be finite numbers")
         return np.ascontiguousarray(rows.reshape(-1, width))
 
-    def _occluded(self, rows: np.ndarray) -> np.ndarray:
-        """For each row: the row, then one copy per feature with that feature set to its training median."""
-        width = len(self.feature_names)
-        blocks = np.repeat(rows, width + 1, axis=0).reshape(len(rows), width + 1, width)
-        index = np.arange(width)
-        blocks[:, index + 1, index] = self._medians
-        return blocks.reshape(-1, width)
+    def _occluded_scores_by_scoring(self, rows: np.ndarray, medians: np.ndarray) -> np.ndarray:
+        """Per row: its score, then the score of each copy with one feature set to its training median."""
+        # The rows and their occluded copies in one call: one pass over the trees instead of one per copy.
+        return self._score(occluded(rows, medians)).reshape(len(rows), -1)
+
+
+def occluded(rows: np.ndarray, medians: np.ndarray) -> np.ndarray:
+    """For each row: the row, then one copy per feature with that feature set to its median (rows x (width+1))."""
+    width = rows.shape[1]
+    blocks = np.repeat(rows, width + 1, axis=0).reshape(len(rows), width + 1, width)
+    index = np.arange(width)
+    blocks[:, index + 1, index] = medians
+    return blocks.reshape(-1, width)
 
 
 def scorer_for(pipeline: Pipeline) -> Scorer:
@@ -148,7 +161,7 @@ def scorer_for(pipeline: Pipeline) -> Scorer:
     if len(steps) == 2 and isinstance(steps[0], StandardScaler) and isinstance(final, LogisticRegression):
         return _linear_scorer(steps[0], final)
     if len(steps) == 1 and isinstance(final, HistGradientBoostingClassifier):
-        return _boosting_scorer(final)
+        return _CompiledBoosting.of(final) or _boosting_scorer(final)
     # Anything else: scikit-learn's own predict_proba (row-independence is then the estimator's business).
     return lambda rows: pipeline.predict_proba(rows)[:, 1]
 
@@ -199,6 +212,106 @@ def _boosting_scorer(model: HistGradientBoostingClassifier) -> Scorer:
         return model._loss.predict_proba(model._raw_predict(rows, n_threads=1))[:, 1]
 
     return score
+
+
+class _CompiledBoosting:
+    """A binary HistGradientBoostingClassifier's trees as flat node arrays, walked for all trees at once.
+
+    The same comparison as scikit-learn's predictor (`x <= threshold`; a leaf is its own child, so a walk
+    simply stays there) gives the same leaves, and the leaf values are summed onto the baseline tree by tree
+    (a sequential cumsum), as `_raw_predict` adds them: the scores are scikit-learn's bit for bit
+    (tests/model_package/test_predict.py). The walk pays per level, scikit-learn per tree: walking wins for a
+    few rows (one row of the default model's 300 trees: 0.05 ms against 2 ms), scikit-learn for thousands, and
+    rows with a NaN go through scikit-learn too. Either way the bits are the same.
+    """
+
+    def __init__(self, model: HistGradientBoostingClassifier) -> None:
+        trees = [iteration[0].nodes for iteration in model._predictors]
+        sizes = np.array([len(nodes) for nodes in trees])
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        nodes = np.concatenate(trees)
+        here = np.arange(len(nodes))
+        shift = np.repeat(offsets, sizes)
+        leaf = nodes["is_leaf"].astype(bool)
+        self.feature = np.where(leaf, 0, nodes["feature_idx"]).astype(np.intp)
+        self.threshold = nodes["num_threshold"].astype(np.float64)
+        self.inner = ~leaf
+        # children[2 * node + (x <= threshold)]: the right child, then the left one; a leaf twice itself.
+        right = np.where(leaf, here, nodes["right"].astype(np.intp) + shift)
+        left = np.where(leaf, here, nodes["left"].astype(np.intp) + shift)
+        self.children = np.stack([right, left], axis=1).ravel()
+        self.value = nodes["value"].astype(np.float64)
+        self.roots = offsets
+        self.depth = int(nodes["depth"].max())
+        self.baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
+        self.loss = model._loss
+        self.exact = _boosting_scorer(model)
+
+    @classmethod
+    def of(cls, model: HistGradientBoostingClassifier) -> _CompiledBoosting | None:
+        """The compiled trees, or None for a model they would not reproduce (multiclass, categorical splits)."""
+        if model.n_trees_per_iteration_ != 1 or any(
+            iteration[0].nodes["is_categorical"].any() for iteration in model._predictors
+        ):
+            return None
+        return cls(model)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) > _WALKED_ROWS or np.isnan(rows).any():
+            return self.exact(rows)
+        return self._probability(self.value[self._walk(rows, np.tile(self.roots, (len(rows), 1)))])
+
+    def occluded_scores(self, rows: np.ndarray, medians: np.ndarray) -> np.ndarray:
+        """score(occluded(rows, medians)) as a (rows, width + 1) block, re-walking only the trees that change."""
+        if np.isnan(rows).any() or np.isnan(medians).any():
+            return self.exact(occluded(rows, medians)).reshape(len(rows), -1)
+        path: list[np.ndarray] = []
+        leaves = self._walk(rows, np.tile(self.roots, (len(rows), 1)), path=path)
+        # A copy with feature j at its median follows the row's path in a tree unless a split of that path on j
+        # sends the median the other way: only those (row, tree, j) are walked again (twice if two splits do).
+        steps = np.stack(path)
+        step_row = np.broadcast_to(np.arange(len(rows))[None, :, None], steps.shape)
+        step_tree = np.broadcast_to(np.arange(len(self.roots))[None, None, :], steps.shape)
+        feature = self.feature[steps]
+        threshold = self.threshold[steps]
+        turns = self.inner[steps] & ((rows[step_row, feature] <= threshold) != (medians[feature] <= threshold))
+        row, tree, feature = step_row[turns], step_tree[turns], feature[turns]
+        copies = rows[row]
+        copies[np.arange(len(row)), feature] = medians[feature]
+        moved = self._walk(copies, self.roots[tree][:, None])[:, 0]
+        # Every copy whose leaves are the row's has the row's score (the same sums in the same order): only the
+        # rows and the copies with a moved leaf are summed.
+        changed = np.zeros((len(rows), rows.shape[1] + 1), dtype=bool)
+        changed[:, 0] = True
+        changed[row, feature + 1] = True
+        which_row, which_copy = np.nonzero(changed)
+        values = self.value[leaves][which_row]
+        slot = np.full(changed.shape, -1)
+        slot[which_row, which_copy] = np.arange(len(which_row))
+        values[slot[row, feature + 1], tree] = self.value[moved]
+        scores = np.empty(changed.shape)
+        scores[which_row, which_copy] = self._probability(values)
+        unchanged_row, unchanged_copy = np.nonzero(~changed)
+        scores[unchanged_row, unchanged_copy] = scores[unchanged_row, 0]
+        return scores
+
+    def _walk(self, rows: np.ndarray, node: np.ndarray, *, path: list | None = None) -> np.ndarray:
+        """The leaf each row reaches from each of its start nodes (node: rows x starts); the nodes passed
+        through, one array per level, are appended to `path` if it is given."""
+        row = np.arange(len(rows))[:, None]
+        for _ in range(self.depth):
+            if path is not None:
+                path.append(node)
+            feature = self.feature[node]
+            node = self.children[2 * node + (rows[row, feature] <= self.threshold[node])]
+        return node
+
+    def _probability(self, values: np.ndarray) -> np.ndarray:
+        """P(fraud) from each row's leaf values (rows x trees), summed onto the baseline in tree order."""
+        raw = np.empty((values.shape[1] + 1, len(values)))
+        raw[0] = self.baseline
+        raw[1:] = values.T
+        return self.loss.predict_proba(np.cumsum(raw, axis=0)[-1])[:, 1]
 
 
 def _linear_scorer(scaler: StandardScaler, model: LogisticRegression) -> Scorer:

@@ -2,8 +2,12 @@
 
 Train on `train_days` days, skip `delay_days` (the time labels take to arrive), test on `test_days` days,
 never a random split. A card is left out of test day T once it is known compromised: a fraud on any day
-from the training start to T - delay - 1 (the book's rule). The decision thresholds are chosen on the
-delay-gap days, scored by the trained model: data before the test, and not seen in training.
+from the start of the last 7 training days to T - delay - 1 (the book's rule over the book's training week,
+whatever the length of the training window). The decision thresholds are chosen on the delay-gap days,
+scored by the trained model: data before the test, and not seen in training.
+
+The default model (DEFAULT_ALGORITHM, DEFAULT_PARAMS, DEFAULT_FEATURE_NAMES, DEFAULT_TRAIN_DAYS) is the
+best configuration measured on a validation week; the protocol and the figures are in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,14 +33,30 @@ from sklearn.preprocessing import StandardScaler
 from model_package.artifacts import manifest_sha256, save_artifact
 from model_package.errors import ModelPackageError, TrainingError
 from model_package.evaluate import TOP_K, at_threshold, evaluate_scores
-from model_package.features import FEATURE_NAMES, feature_table
+from model_package.features import DEFAULT_FEATURE_NAMES, check_feature_names, feature_table
 from model_package.io import read_transactions
 from model_package.predict import Thresholds, scorer_for
 from model_package.report import format_metrics
 from model_package.result import TrainResult
-from model_package.thresholds import THRESHOLD_RULE, choose_thresholds
+from model_package.thresholds import THRESHOLD_RULE, choose_thresholds, review_band_problem
 
 ALGORITHMS = ("rf", "logreg", "hgb")
+DEFAULT_ALGORITHM = "hgb"
+# Each algorithm's parameters over the library's defaults when train_model is given no model_params.
+DEFAULT_PARAMS: Mapping[str, Mapping[str, Any]] = {
+    "rf": {},
+    "logreg": {},
+    "hgb": {
+        "learning_rate": 0.03,
+        "max_iter": 300,
+        "max_leaf_nodes": 7,
+        "min_samples_leaf": 100,
+        "l2_regularization": 1.0,
+        "early_stopping": False,
+    },
+}
+DEFAULT_TRAIN_DAYS = 28
+KNOWN_CARD_DAYS = 7  # the book's training week: the days whose frauds make a card known compromised
 
 
 @dataclass(frozen=True)
@@ -48,7 +69,8 @@ class _Split:
     train: np.ndarray
     gap: np.ndarray
     test: np.ndarray
-    known_compromised: np.ndarray  # per row: its card had a fraud from the train start to (its day - delay - 1)
+    # per row: its card had a fraud from the first of the last KNOWN_CARD_DAYS training days to its day - delay - 1
+    known_compromised: np.ndarray
 
 
 def make_pipeline(algorithm: str, *, random_state: int = 0, **params: Any) -> Pipeline:
@@ -70,36 +92,49 @@ def make_pipeline(algorithm: str, *, random_state: int = 0, **params: Any) -> Pi
 def train_model(
     transactions: pd.DataFrame,
     *,
-    algorithm: str = "rf",
+    algorithm: str = DEFAULT_ALGORITHM,
     train_start: date | None = None,
-    train_days: int = 7,
+    train_days: int = DEFAULT_TRAIN_DAYS,
     delay_days: int = 7,
     test_days: int = 7,
     alert_budget: int = 100,
     precision_target: float = 0.8,
     random_state: int = 0,
-    model_params: dict[str, Any] | None = None,
+    model_params: Mapping[str, Any] | None = None,
     features: pd.DataFrame | None = None,
+    feature_names: Sequence[str] = DEFAULT_FEATURE_NAMES,
 ) -> TrainResult:
     """Train, choose thresholds and evaluate on the test window, per the HANDBOOK's protocol.
 
     train_start defaults to the latest start that fits train + delay + test full days in the data.
-    model_params override the final estimator's parameters (e.g. fewer trees in a quick test);
-    features, if given, must be feature_table(transactions), to share one table between trainings.
+    model_params: the final estimator's parameters over the library's defaults (None: DEFAULT_PARAMS of the
+    algorithm; {} the library's defaults, the book's rows); feature_names: the model's features, in order;
+    features, if given, must be feature_table(transactions, names) for names including feature_names, to
+    share one table between trainings.
+    Raises TrainingError for data or options the protocol cannot use, and for a model whose thresholds leave
+    no review band (see thresholds.review_band_problem).
     """
     _check_options(algorithm, train_days, delay_days, test_days, alert_budget, precision_target)
+    try:
+        names = check_feature_names(feature_names)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
     _check_transactions(transactions)
     split = _split(transactions, train_start, train_days=train_days, delay_days=delay_days, test_days=test_days)
     seconds: dict[str, float] = {}
     if features is None:
         began = time.perf_counter()
-        features = feature_table(transactions)
+        features = feature_table(transactions, names)
         seconds["features"] = time.perf_counter() - began
-    x = features.loc[:, list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+    missing = [name for name in names if name not in features]
+    if missing:
+        raise TrainingError(f"the feature table lacks {', '.join(missing)}")
+    x = features.loc[:, list(names)].to_numpy(dtype=np.float64)
     y = transactions["is_fraud"].to_numpy(dtype=np.int64)
     _check_classes(y[split.train])
 
-    pipeline = make_pipeline(algorithm, random_state=random_state, **(model_params or {}))
+    params = DEFAULT_PARAMS[algorithm] if model_params is None else model_params
+    pipeline = make_pipeline(algorithm, random_state=random_state, **params)
     began = time.perf_counter()
     pipeline.fit(x[split.train], y[split.train])
     seconds["fit"] = time.perf_counter() - began
@@ -135,6 +170,7 @@ def train_model(
         fingerprint=data_fingerprint(transactions),
         version=f"{algorithm}-{created_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
         created_at=created_at,
+        feature_names=names,
         feature_medians=tuple(float(m) for m in np.median(x[split.train], axis=0)),
     )
 
@@ -160,6 +196,9 @@ def _assess(
     thresholds, selection = choose_thresholds(
         score(x[gap]), y[gap], days=delay_days, alert_budget=alert_budget, precision_target=precision_target
     )
+    problem = review_band_problem(thresholds, selection)
+    if problem:
+        raise TrainingError(problem)
     test = split.test & ~split.known_compromised
     began = time.perf_counter()
     test_scores = score(x[test])
@@ -215,7 +254,8 @@ def _split(
             f"the protocol needs {span} days ({train_days} train + {delay_days} delay + {test_days} test) "
             f"from {_iso(start)} to {_iso(start + span - 1)}; the data covers {_iso(first)} to {_iso(last)}"
         )
-    fraud_day = np.where((transactions["is_fraud"].to_numpy() == 1) & (day >= start), day, np.iinfo(np.int64).max)
+    known_since = start + train_days - min(train_days, KNOWN_CARD_DAYS)
+    fraud_day = np.where((transactions["is_fraud"].to_numpy() == 1) & (day >= known_since), day, np.iinfo(np.int64).max)
     first_fraud = pd.Series(fraud_day).groupby(transactions["customer_id"].to_numpy()).transform("min").to_numpy()
     return _Split(
         day=day,
@@ -313,7 +353,7 @@ def _epoch_ns(timestamps: pd.Series) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_package.train", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="transaction CSV (model_package.io format)")
-    parser.add_argument("--algorithm", choices=ALGORITHMS, default="rf")
+    parser.add_argument("--algorithm", choices=ALGORITHMS, default=DEFAULT_ALGORITHM)
     parser.add_argument("--out", type=Path, required=True, help="artifact directory to create")
     parser.add_argument("--train-start", type=date.fromisoformat, help="first training day, YYYY-MM-DD")
     parser.add_argument("--alert-budget", type=int, default=100, help="review alerts a day (default 100)")

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -110,7 +110,7 @@ def transactions_score_file(
     if strict and (result.bad or result.refused):
         shown = "; ".join(str(problem) for problem in result.problems[:3])
         raise ScoreFileError(f"{path}: {result.bad + result.refused} rows cannot be scored, nothing stored: {shown}")
-    features = _features(new)
+    features = _features(new, names=model.feature_names)
     job = _Job(model_version=model_version, model=model, audit=audit, result=result)
     outputs = [replays]
     times = db_datetimes(new["timestamp"]) if len(new) else []
@@ -233,10 +233,11 @@ def _as_input(row) -> TransactionInput:
 # --- features -------------------------------------------------------------------------------
 
 
-def _features(new: pd.DataFrame) -> np.ndarray:
-    """The feature matrix of the new rows (in their order), from stored history plus the file's rows."""
+def _features(new: pd.DataFrame, *, names: Sequence[str]) -> np.ndarray:
+    """The matrix of the features `names` (the model's) of the new rows (in their order), from stored history
+    plus the file's rows."""
     if new.empty:
-        return np.empty((0, 0))
+        return np.empty((0, len(names)))
     history = _history(
         since=new["timestamp"].iloc[0] - timedelta(days=FEATURE_LOOKBACK_DAYS),
         until=new["timestamp"].iloc[-1],
@@ -245,7 +246,7 @@ def _features(new: pd.DataFrame) -> np.ndarray:
     )
     incoming = new[["transaction_id", "timestamp", "customer_id", "terminal_id", "amount"]].assign(is_fraud=0)
     frame = pd.concat([history, incoming], ignore_index=True)
-    table = feature_table(frame)
+    table = feature_table(frame, names)
     return table.to_numpy(dtype=np.float64)[len(history) :]
 
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from predictions.services.training import TrainingOutcome
 
 # Small enough to take seconds, big enough for the protocol: terminal features need 37 days of
-# history and training 21 more (7 train, 7 delay, 7 test); 75 days leaves room for both.
+# history and training 42 more (28 train, 7 delay, 7 test); 75 days holds the protocol, and the first
+# training days have at least the 30 days of customer history.
 DEMO_CUSTOMERS = 300
 DEMO_TERMINALS = 600
 DEMO_DAYS = 75
@@ -89,7 +90,7 @@ def demo_bootstrap(*, var_dir: Path | None = None, progress: Progress | None = N
 
 
 def demo_model_build(*, path: Path, progress: Progress | None = None) -> DemoModel:
-    """Simulate the demo history into `path`, store it with its labels, train a random forest and activate it."""
+    """Simulate the demo history into `path`, store it with its labels, train the default model and activate it."""
     # pandas and scikit-learn: imported for the data work, not when bootstrap_demo --help imports this module
     from model_package.io import write_transactions
     from predictions.services.loading import transactions_load
@@ -99,7 +100,7 @@ def demo_model_build(*, path: Path, progress: Progress | None = None) -> DemoMod
     path.parent.mkdir(parents=True, exist_ok=True)
     write_transactions(frame, path)
     loaded = transactions_load(path=path, with_labels=True, progress=progress)
-    options = TrainingOptions(algorithm="rf", alert_budget=demo_alert_budget(frame=frame))
+    options = TrainingOptions(alert_budget=demo_alert_budget(frame=frame))
     training = model_train_from_file(path=path, options=options, activate_by=Actor.command("bootstrap_demo"))
     return DemoModel(path=path, inserted=loaded.inserted, training=training)
 

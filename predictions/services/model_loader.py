@@ -17,7 +17,7 @@ from pathlib import Path
 from django.db import connection
 
 from model_package.artifacts import ArtifactError, load_artifact
-from model_package.features import FEATURE_NAMES
+from model_package.features import check_feature_names
 from model_package.predict import Model
 from predictions.errors import DomainError
 from predictions.models import ModelVersion
@@ -119,6 +119,10 @@ def _load(key: _CacheKey) -> Model:
 
 
 def _check_features(model: Model) -> None:
-    # The service computes model_package's features in FEATURE_NAMES order; a model must expect exactly those.
-    if tuple(model.feature_names) != tuple(FEATURE_NAMES):
-        raise ModelUnavailable("the artifact expects other features than model_package.features computes")
+    # The service computes each model's own feature list (model.feature_names) with model_package.features:
+    # any list of features it knows, in any order, so that older versions keep scoring with theirs.
+    try:
+        check_feature_names(model.feature_names)
+    except ValueError as exc:
+        message = f"the artifact expects features model_package.features does not compute: {exc}"
+        raise ModelUnavailable(message) from None

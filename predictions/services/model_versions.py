@@ -20,6 +20,25 @@ class ModelVersionError(DomainError):
     """A model version that cannot be registered or activated; the message says why."""
 
 
+class NoReviewBand(ModelVersionError):
+    """A model whose thresholds would send nothing to review: analysts would label nothing it flags."""
+
+    code = "no_review_band"
+
+
+def model_version_review_band_check(*, model_version: ModelVersion) -> None:
+    """Raise NoReviewBand if the version's thresholds leave no review band (model_package.thresholds)."""
+    from model_package.predict import Thresholds
+    from model_package.thresholds import review_band_problem
+
+    thresholds = Thresholds(
+        review=float(model_version.thresholds["review"]), decline=float(model_version.thresholds["decline"])
+    )
+    problem = review_band_problem(thresholds, (model_version.metrics or {}).get("thresholds"))
+    if problem:
+        raise NoReviewBand(f"model version {model_version.version} cannot be activated: {problem}")
+
+
 def model_version_register(*, artifact_dir: Path) -> ModelVersion:
     """Verify the artifact in artifact_dir and record it as a (not yet active) model version.
 
@@ -59,13 +78,15 @@ def model_version_register(*, artifact_dir: Path) -> ModelVersion:
 def model_version_activate(*, version: str, actor: Actor) -> ModelVersion:
     """Make `version` the one active model; the service picks it up on its next request.
 
-    The AuditEvent names the actor and the versions before and after, in the same transaction.
+    Refused (NoReviewBand) for a model that would send nothing to review. The AuditEvent names the actor and
+    the versions before and after, in the same transaction.
     """
     from model_package import artifacts  # scikit-learn: loaded when used, not when the admin is imported
 
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise ModelVersionError(f"unknown model version {version!r}")
+    model_version_review_band_check(model_version=candidate)
     # Verify before switching, outside the write transaction: a broken artifact must never go live.
     try:
         artifacts.load_artifact(Path(candidate.artifact_path), expected_sha256=candidate.artifact_sha256)

@@ -14,7 +14,7 @@ before label events were recorded (this release) cannot be recomputed; it is cou
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -22,7 +22,7 @@ from itertools import islice
 
 import numpy as np
 
-from model_package.features import FEATURE_NAMES, history_window, transaction_features
+from model_package.features import history_window, transaction_features
 from model_package.predict import Model
 from predictions.models import AuditAction, AuditEvent, Label, ModelVersion, Prediction, Transaction
 from predictions.services.model_loader import ModelUnavailable, model_for_version
@@ -119,13 +119,12 @@ def _compare(model: Model, version: str, chunk: list[tuple], result: VerifyResul
         if not isinstance(features, list) or len(features) != len(names):
             differences.append(Difference(pid, tid, version, "stored features do not match the model's feature list"))
             continue
-        if tuple(names) == FEATURE_NAMES:  # a model of another feature list would need that list's code
-            recomputed = _features_as_scored(*transaction, scored_at=scored_at)
-            if recomputed is None:
-                result.features_unknown += 1
-            elif recomputed.tolist() != features:
-                differences.append(Difference(pid, tid, version, _feature_difference(names, features, recomputed)))
-                continue
+        recomputed = _features_as_scored(*transaction, scored_at=scored_at, names=names)
+        if recomputed is None:
+            result.features_unknown += 1
+        elif recomputed.tolist() != features:
+            differences.append(Difference(pid, tid, version, _feature_difference(names, features, recomputed)))
+            continue
         usable.append((pid, tid, score, decision, reasons))
         vectors.append(features)
     if not usable:
@@ -144,10 +143,17 @@ def _compare(model: Model, version: str, chunk: list[tuple], result: VerifyResul
 
 
 def _features_as_scored(
-    pk: int, timestamp: datetime, customer_id: str, terminal_id: str, amount: Decimal, *, scored_at: datetime
+    pk: int,
+    timestamp: datetime,
+    customer_id: str,
+    terminal_id: str,
+    amount: Decimal,
+    *,
+    scored_at: datetime,
+    names: Sequence[str],
 ) -> np.ndarray | None:
-    """The feature vector of a stored transaction from the history as it stood at scored_at; None when a
-    label of that history then is not known."""
+    """The feature vector (the features `names`) of a stored transaction from the history as it stood at
+    scored_at; None when a label of that history then is not known."""
     window = history_window(timestamp)
     stored_by_then = Transaction.objects.filter(created_at__lte=scored_at)
     customer = (
@@ -167,6 +173,7 @@ def _features_as_scored(
         amount=float(amount),
         customer_history=[(ts, float(value)) for ts, value in customer],
         terminal_history=[(ts, labels.get(tid, label) == Label.FRAUD) for tid, ts, label, _ in terminal_rows],
+        names=names,
     )
 
 

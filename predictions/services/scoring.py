@@ -22,7 +22,7 @@ from typing import Any, TypedDict
 import numpy as np
 from django.db import IntegrityError, connection, transaction
 
-from model_package.features import history_window, transaction_features
+from model_package.features import FEATURE_NAMES, history_window, transaction_features
 from model_package.predict import Model
 from predictions.models import Label, ModelVersion, Prediction, Transaction
 from predictions.services.audit import RequestAudit
@@ -109,7 +109,7 @@ def transactions_score_batch(*, transactions: Sequence[TransactionInput], audit:
 def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
     model_version, model = active_model()
     started = time.perf_counter()
-    features = transaction_features_from_history(transaction_input)
+    features = transaction_features_from_history(transaction_input, names=model.feature_names)
     scored = model.score_many(features[np.newaxis, :], explain=REASONS)[0]
     latency_ms = (time.perf_counter() - started) * 1000.0
     tx = transaction_row(transaction_input)
@@ -133,6 +133,7 @@ def transaction_features_from_history(
     *,
     earlier_in_batch: Iterable[TransactionInput] = (),
     stored: StoredHistory | None = None,
+    names: Sequence[str] = FEATURE_NAMES,
 ) -> np.ndarray:
     """The model's feature vector for a transaction, from the history stored now (plus earlier batch items).
 
@@ -158,6 +159,7 @@ def transaction_features_from_history(
         amount=float(transaction_input.amount),
         customer_history=customer_history,
         terminal_history=terminal_history,
+        names=names,
     )
 
 
@@ -329,7 +331,9 @@ def _batch_predictions(
     for k in order:
         item = new[k][1]
         earlier = by_customer[item.customer_id] + by_terminal[item.terminal_id]
-        vectors[k] = transaction_features_from_history(item, earlier_in_batch=_unique(earlier), stored=stored)
+        vectors[k] = transaction_features_from_history(
+            item, earlier_in_batch=_unique(earlier), stored=stored, names=model.feature_names
+        )
         by_customer[item.customer_id].append(item)
         by_terminal[item.terminal_id].append(item)
     matrix = np.vstack([vectors[k] for k in range(len(new))])

@@ -23,7 +23,7 @@ from model_package.errors import TrainingError
 from model_package.io import read_transactions
 from model_package.report import format_metrics
 from model_package.result import TrainResult
-from model_package.train import train_model
+from model_package.train import DEFAULT_ALGORITHM, train_model
 from predictions.models import Label, ModelVersion, Transaction
 from predictions.services.events import Actor
 from predictions.services.model_versions import model_version_activate, model_version_register
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    algorithm: str = "rf"
+    algorithm: str | None = None  # None: model_package's default model (train.DEFAULT_ALGORITHM, its parameters)
     alert_budget: int = 100
     precision_target: float = 0.8
     train_start: date | None = None
@@ -92,9 +92,10 @@ def training_frame(*, since: datetime, until: datetime) -> pd.DataFrame:
 
 
 def _train_and_register(frame: pd.DataFrame, *, options: TrainingOptions, activate_by: Actor | None) -> TrainingOutcome:
+    # train_model refuses (TrainingError) a model whose thresholds leave no review band, before anything is saved.
     result = train_model(
         frame,
-        algorithm=options.algorithm,
+        algorithm=options.algorithm or DEFAULT_ALGORITHM,
         train_start=options.train_start,
         alert_budget=options.alert_budget,
         precision_target=options.precision_target,

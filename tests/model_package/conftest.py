@@ -6,17 +6,22 @@ from pathlib import Path
 
 import pytest
 
+from model_package.train import DEFAULT_PARAMS
+
 # Small enough to train in well under a second; these tests are about behaviour, not quality.
-QUICK_PARAMS = {"rf": {"n_estimators": 10}, "logreg": {}, "hgb": {"max_iter": 20}}
+# hgb: the default model's shape with fewer iterations.
+QUICK_PARAMS = {"rf": {"n_estimators": 10}, "logreg": {}, "hgb": {**DEFAULT_PARAMS["hgb"], "max_iter": 40}}
+# The root conftest's ALERT_BUDGET: the book's alerts per fraud, at the small simulation's frauds a day.
+ALERT_BUDGET = 30
 
 
 @pytest.fixture(scope="session")
 def quick_results(small_transactions):
-    """One TrainResult per algorithm, trained on the small simulation with the default protocol."""
+    """One TrainResult per algorithm, trained on the small simulation with the default protocol and features."""
     from model_package.train import train_model
 
     return {
-        algorithm: train_model(small_transactions, algorithm=algorithm, alert_budget=3, model_params=params)
+        algorithm: train_model(small_transactions, algorithm=algorithm, alert_budget=ALERT_BUDGET, model_params=params)
         for algorithm, params in QUICK_PARAMS.items()
     }
 

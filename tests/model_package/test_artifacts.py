@@ -15,7 +15,7 @@ from model_package.artifacts import (
     read_manifest,
     save_artifact,
 )
-from model_package.features import FEATURE_NAMES
+from model_package.features import ALL_FEATURE_NAMES, FEATURE_NAMES
 
 
 def sha256(path) -> str:
@@ -32,10 +32,10 @@ def rewrite_manifest(directory, **changes) -> None:
 def test_a_saved_artifact_loads_as_the_model_that_was_trained(quick_results, artifact_dir):
     result = quick_results["rf"]
     model = load_artifact(artifact_dir, expected_sha256=manifest_sha256(artifact_dir))
-    rows = np.random.default_rng(0).uniform(0, 50, size=(20, len(FEATURE_NAMES)))
+    rows = np.random.default_rng(0).uniform(0, 50, size=(20, len(ALL_FEATURE_NAMES)))
     assert model.version == result.version
     assert model.algorithm == "rf"
-    assert model.feature_names == FEATURE_NAMES
+    assert model.feature_names == ALL_FEATURE_NAMES
     assert model.thresholds == result.thresholds
     assert np.allclose([s.score for s in model.score_many(rows)], result.pipeline.predict_proba(rows)[:, 1], atol=1e-12)
 
@@ -45,7 +45,7 @@ def test_the_manifest_records_versions_windows_fingerprint_metrics_and_hashes(qu
     assert manifest["libraries"]["scikit-learn"] == sklearn.__version__
     assert set(manifest["libraries"]) == {"python", "scikit-learn", "numpy", "pandas", "joblib"}
     assert manifest["files"]["model.joblib"]["sha256"] == sha256(artifact_dir / "model.joblib")
-    assert manifest["feature_names"] == list(FEATURE_NAMES)
+    assert manifest["feature_names"] == list(ALL_FEATURE_NAMES)
     assert manifest["windows"] == result.windows
     assert manifest["fingerprint"] == result.fingerprint
     assert manifest["metrics"]["auc"] == result.metrics["auc"]
@@ -129,3 +129,16 @@ def test_saving_never_overwrites_an_artifact(quick_results, artifact_dir):
 def test_a_missing_directory_is_refused(tmp_path):
     with pytest.raises(ArtifactError, match="not an artifact directory"):
         load_artifact(tmp_path / "nothing")
+
+
+def test_a_model_of_the_handbooks_15_features_still_loads_with_them(legacy_artifact):
+    model = load_artifact(legacy_artifact)
+    assert model.feature_names == FEATURE_NAMES
+    assert model.score_one(np.ones(len(FEATURE_NAMES))).model_version == model.version
+
+
+def test_a_manifest_naming_a_feature_this_package_does_not_compute_is_refused(artifact_dir):
+    manifest = read_manifest(artifact_dir)
+    rewrite_manifest(artifact_dir, feature_names=[*manifest["feature_names"][:-1], "TX_COLOUR"])
+    with pytest.raises(ArtifactError, match=r"uses features this package does not compute .*TX_COLOUR"):
+        load_artifact(artifact_dir)

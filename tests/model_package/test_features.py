@@ -9,8 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_package.features import (
+    ALL_FEATURE_NAMES,
+    CUSTOMER_AMOUNT_NAMES,
     DELAY_DAYS,
     FEATURE_NAMES,
+    TERMINAL_FRAUD_NAMES,
     feature_table,
     history_window,
     transaction_features,
@@ -20,6 +23,7 @@ from model_package.simulate import simulate
 # A Wednesday noon, far enough from midnight and the weekend that only the windows matter.
 T = datetime(2024, 3, 13, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
 NEW_YORK_WINTER = timezone(timedelta(hours=-5))
 
@@ -32,8 +36,8 @@ def table(*rows: tuple) -> pd.DataFrame:
     return frame
 
 
-def features_of(frame: pd.DataFrame, transaction_id: str) -> pd.Series:
-    return feature_table(frame).loc[frame.index[frame["transaction_id"] == transaction_id][0]]
+def features_of(frame: pd.DataFrame, transaction_id: str, names=FEATURE_NAMES) -> pd.Series:
+    return feature_table(frame, names).loc[frame.index[frame["transaction_id"] == transaction_id][0]]
 
 
 def test_the_feature_names_are_the_handbooks_fifteen_in_its_order():
@@ -175,7 +179,7 @@ def test_online_features_refuse_a_naive_timestamp():
         transaction_features(timestamp=datetime(2024, 3, 13), amount=1.0, customer_history=[], terminal_history=[])
 
 
-def online_rows(frame: pd.DataFrame) -> np.ndarray:
+def online_rows(frame: pd.DataFrame, names=FEATURE_NAMES) -> np.ndarray:
     """transaction_features for every row, each from the history the table holds for it."""
     frame = frame.reset_index(drop=True)
     # Python datetimes, as the service passes them, in a zone other than UTC: both ways must read UTC.
@@ -194,15 +198,24 @@ def online_rows(frame: pd.DataFrame) -> np.ndarray:
         terminal = [(moments[j], bool(frauds[j])) for j in by_terminal[frame.at[i, "terminal_id"]] if j != i]
         rows.append(
             transaction_features(
-                timestamp=moments[i], amount=amounts[i], customer_history=customer, terminal_history=terminal
+                timestamp=moments[i],
+                amount=amounts[i],
+                customer_history=customer,
+                terminal_history=terminal,
+                names=names,
             )
         )
     return np.array(rows)
 
 
-def test_online_features_equal_the_offline_table_for_every_row_of_a_simulation():
+@pytest.mark.parametrize("names", [FEATURE_NAMES, ALL_FEATURE_NAMES], ids=["the 15", "every feature"])
+def test_online_features_equal_the_offline_table_for_every_row_of_a_simulation(names):
     frame = simulate(customers=40, terminals=80, days=45, start=date(2024, 1, 1), seed=5)
-    assert np.array_equal(online_rows(frame), feature_table(frame).to_numpy())
+    offline = feature_table(frame, names)
+    assert np.array_equal(online_rows(frame, names), offline.to_numpy())
+    if names == ALL_FEATURE_NAMES:  # the simulation exercises the new features, not only their empty values
+        assert offline["CUSTOMER_ID_AMOUNT_ZSCORE_30DAY_WINDOW"].abs().gt(3).any()
+        assert offline["TERMINAL_ID_NB_FRAUD_30DAY_WINDOW"].gt(1).any()
 
 
 _rows = st.lists(
@@ -230,4 +243,112 @@ def test_online_features_equal_the_offline_table_for_every_row_of_a_generated_ta
             for n, (slot, customer, terminal, cents, fraud) in zip(numbers, rows, strict=True)
         )
     )
-    assert np.array_equal(online_rows(frame), feature_table(frame).to_numpy())
+    assert np.array_equal(online_rows(frame, ALL_FEATURE_NAMES), feature_table(frame, ALL_FEATURE_NAMES).to_numpy())
+
+
+# --- the features of issue 14 -------------------------------------------------------------------
+
+
+def test_every_feature_is_the_handbooks_fifteen_then_the_amount_and_terminal_label_features():
+    assert ALL_FEATURE_NAMES == FEATURE_NAMES + CUSTOMER_AMOUNT_NAMES + TERMINAL_FRAUD_NAMES
+    assert len(ALL_FEATURE_NAMES) == len(set(ALL_FEATURE_NAMES)) == 27
+
+
+def test_the_amount_is_compared_with_the_customers_previous_amounts():
+    frame = table(
+        ("old", T - 30 * DAY, "C1", "T1", 999.00, 0),  # exactly 30 days before: outside
+        ("a", T - 20 * DAY, "C1", "T1", 10.00, 0),
+        ("b", T - 5 * DAY, "C1", "T1", 20.00, 0),
+        ("c", T - 12 * HOUR, "C1", "T1", 30.00, 0),
+        ("d", T - HOUR, "C1", "T1", 40.00, 0),
+        ("x", T, "C1", "T1", 100.00, 0),
+        ("later", T + SECOND, "C1", "T1", 999.00, 0),
+    )
+    x = features_of(frame, "x", CUSTOMER_AMOUNT_NAMES)
+    # Previous 30 days: 10, 20, 30, 40 (mean 25, median 25, sd sqrt(125)); previous 7 days: 20, 30, 40.
+    assert x["CUSTOMER_ID_AMOUNT_OVER_MEAN_7DAY_WINDOW"] == pytest.approx(100 / 30)
+    assert x["CUSTOMER_ID_AMOUNT_OVER_MEAN_30DAY_WINDOW"] == pytest.approx(4.0)
+    assert x["CUSTOMER_ID_AMOUNT_OVER_MEDIAN_30DAY_WINDOW"] == pytest.approx(4.0)
+    assert x["CUSTOMER_ID_AMOUNT_ZSCORE_30DAY_WINDOW"] == pytest.approx(75 / 125**0.5)
+    assert x["CUSTOMER_ID_MAX_PREVIOUS_OVER_MEDIAN_1DAY_WINDOW"] == pytest.approx(40 / 25)
+    assert x["CUSTOMER_ID_MAX_PREVIOUS_OVER_MEDIAN_7DAY_WINDOW"] == pytest.approx(40 / 25)
+
+
+def test_a_first_transaction_looks_like_its_customers_usual_amount():
+    x = features_of(table(("x", T, "C1", "T1", 12.34, 0)), "x", CUSTOMER_AMOUNT_NAMES)
+    assert x.tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def test_amount_ratios_divide_by_at_least_one_cent():
+    frame = table(("free", T - HOUR, "C1", "T1", 0.00, 0), ("x", T, "C1", "T1", 5.00, 0))
+    x = features_of(frame, "x", CUSTOMER_AMOUNT_NAMES)
+    assert x["CUSTOMER_ID_AMOUNT_OVER_MEDIAN_30DAY_WINDOW"] == 500.0  # 500 cents over 1 cent
+    assert x["CUSTOMER_ID_AMOUNT_ZSCORE_30DAY_WINDOW"] == 0.0  # one previous amount: no spread to compare with
+
+
+def test_terminal_labels_count_as_known_only_behind_the_delay():
+    frame = table(
+        ("too-old", T - 37 * DAY - SECOND, "C9", "T1", 1.0, 1),
+        ("first", T - 36 * DAY, "C1", "T1", 1.0, 1),
+        ("f20", T - 20 * DAY, "C2", "T1", 1.0, 1),
+        ("ok", T - 15 * DAY, "C3", "T1", 1.0, 0),
+        ("f10", T - 10 * DAY, "C4", "T1", 1.0, 1),
+        ("last", T - 8 * DAY, "C5", "T1", 1.0, 1),
+        ("ok2", T - 7 * DAY - SECOND, "C6", "T1", 1.0, 0),
+        ("unknown", T - 6 * DAY, "C7", "T1", 1.0, 1),  # within the label delay
+        ("x", T, "C0", "T1", 1.0, 0),
+    )
+    x = features_of(frame, "x", TERMINAL_FRAUD_NAMES)
+    assert x["TERMINAL_ID_NB_FRAUD_1DAY_WINDOW"] == 1  # last (ok2 is legitimate)
+    assert x["TERMINAL_ID_NB_FRAUD_7DAY_WINDOW"] == 2  # f10, last
+    assert x["TERMINAL_ID_NB_FRAUD_30DAY_WINDOW"] == 4  # first, f20, f10, last
+    assert x["TERMINAL_ID_RISK_14DAY_WINDOW"] == 3 / 5  # f20, ok, f10, last, ok2
+    assert x["TERMINAL_ID_DAYS_SINCE_FIRST_FRAUD_30DAY_WINDOW"] == 36.0
+    assert x["TERMINAL_ID_DAYS_SINCE_LAST_FRAUD_30DAY_WINDOW"] == 8.0
+
+
+def test_a_terminal_without_a_known_fraud_reads_as_the_windows_far_edge():
+    frame = table(("ok", T - 10 * DAY, "C1", "T1", 1.0, 0), ("x", T, "C0", "T1", 1.0, 0))
+    x = features_of(frame, "x", TERMINAL_FRAUD_NAMES)
+    assert x.tolist() == [0.0, 0.0, 0.0, 0.0, 37.0, 37.0]
+
+
+def test_both_ways_give_the_features_asked_for_in_the_order_asked():
+    names = ("TERMINAL_ID_DAYS_SINCE_LAST_FRAUD_30DAY_WINDOW", "TX_AMOUNT", "CUSTOMER_ID_AMOUNT_OVER_MEAN_7DAY_WINDOW")
+    frame = simulate(customers=20, terminals=40, days=40, start=date(2024, 1, 1), seed=2)
+    every = feature_table(frame, ALL_FEATURE_NAMES)
+    assert list(feature_table(frame, names).columns) == list(names)
+    assert np.array_equal(feature_table(frame, names).to_numpy(), every[list(names)].to_numpy())
+    assert np.array_equal(online_rows(frame, names), every[list(names)].to_numpy())
+
+
+def test_the_default_is_the_handbooks_fifteen_so_older_models_get_their_vector():
+    history = dict(customer_history=[(T - HOUR, 20.0)], terminal_history=[(T - 8 * DAY, True)])
+    assert transaction_features(timestamp=T, amount=30.0, **history).shape == (15,)
+    assert np.array_equal(
+        transaction_features(timestamp=T, amount=30.0, **history),
+        transaction_features(timestamp=T, amount=30.0, **history, names=ALL_FEATURE_NAMES)[:15],
+    )
+
+
+@pytest.mark.parametrize("names", [["TX_AMOUNT", "TX_COLOUR"], ["TX_AMOUNT", "TX_AMOUNT"], []])
+def test_a_feature_list_this_package_cannot_compute_is_refused(names):
+    with pytest.raises(ValueError, match=r"unknown feature|each once"):
+        transaction_features(timestamp=T, amount=1.0, customer_history=[], terminal_history=[], names=names)
+    with pytest.raises(ValueError, match=r"unknown feature|each once"):
+        feature_table(table(("x", T, "C1", "T1", 1.0, 0)), names)
+
+
+def test_every_feature_reads_only_the_history_window():
+    inside = dict(
+        customer_history=[(T - DAY + SECOND, 20.0), (T - 29 * DAY, 10.0)],
+        terminal_history=[(T - 8 * DAY, True), (T - 37 * DAY, True)],
+    )
+    noise = dict(
+        customer_history=[(T - 30 * DAY, 999.0), (T + SECOND, 999.0)],
+        terminal_history=[(T - 7 * DAY, True), (T - 37 * DAY - SECOND, True), (T, True)],
+    )
+    with_noise = {key: inside[key] + noise[key] for key in inside}
+    clean = transaction_features(timestamp=T, amount=30.0, **inside, names=ALL_FEATURE_NAMES)
+    noisy = transaction_features(timestamp=T, amount=30.0, **with_noise, names=ALL_FEATURE_NAMES)
+    assert np.array_equal(clean, noisy)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from model_package.artifacts import load_artifact, save_artifact
-from model_package.features import FEATURE_NAMES, feature_table
-from model_package.predict import Model, Thresholds
+from model_package.features import ALL_FEATURE_NAMES, FEATURE_NAMES, feature_table
+from model_package.predict import Model, Thresholds, _boosting_scorer, occluded, scorer_for
+from model_package.train import train_model
 
 ALGORITHMS = ("rf", "logreg", "hgb")
 
@@ -21,8 +22,8 @@ def models(quick_results, tmp_path_factory) -> dict[str, Model]:
 
 @pytest.fixture(scope="module")
 def rows(small_transactions) -> np.ndarray:
-    """Real feature rows from the small simulation, frauds included."""
-    return feature_table(small_transactions).to_numpy()[::37]
+    """Real feature rows (every feature: the quick models' list) from the small simulation, frauds included."""
+    return feature_table(small_transactions, ALL_FEATURE_NAMES).to_numpy()[::37]
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -65,7 +66,7 @@ def test_decisions_use_the_artifacts_thresholds(quick_results):
     manifest = {
         "version": "v-test",
         "algorithm": "rf",
-        "feature_names": list(FEATURE_NAMES),
+        "feature_names": list(result.feature_names),
         "feature_medians": list(result.feature_medians),
         "thresholds": {"review": 0.3, "decline": 0.7},
     }
@@ -86,15 +87,16 @@ def test_reasons_are_the_features_whose_median_lowers_the_score_most(models, row
     medians = np.asarray(model.manifest["feature_medians"])
     row = rows[np.argmax(model.pipeline.predict_proba(rows)[:, 1])]  # the most suspicious row
     scored = model.score_one(row)
+    names = model.feature_names
     # Each feature set to its training median, scored by scikit-learn directly.
-    occluded = np.repeat(row[None], len(FEATURE_NAMES), axis=0)
-    occluded[np.arange(len(FEATURE_NAMES)), np.arange(len(FEATURE_NAMES))] = medians
-    drops = scored.score - model.pipeline.predict_proba(occluded)[:, 1]
-    expected = [FEATURE_NAMES[j] for j in np.argsort(-drops, kind="stable")[:3] if drops[j] > 0]
+    copies = np.repeat(row[None], len(names), axis=0)
+    copies[np.arange(len(names)), np.arange(len(names))] = medians
+    drops = scored.score - model.pipeline.predict_proba(copies)[:, 1]
+    expected = [names[j] for j in np.argsort(-drops, kind="stable")[:3] if drops[j] > 0]
 
     assert [reason.feature for reason in scored.reasons] == expected
     for reason in scored.reasons:
-        j = FEATURE_NAMES.index(reason.feature)
+        j = names.index(reason.feature)
         assert reason.value == row[j]
         assert reason.contribution == pytest.approx(drops[j], abs=1e-12)
     assert len(scored.reasons) <= 3
@@ -117,17 +119,62 @@ def test_every_result_names_the_model_version(models, rows):
     assert model.score_one(rows[0]).model_version == model.version
 
 
+WIDTH = len(ALL_FEATURE_NAMES)
+
+
 @pytest.mark.parametrize(
     ("features", "message"),
     [
-        (np.zeros(14), "shape"),
-        (np.zeros((2, 15)), "shape"),
-        (np.full(15, np.nan), "finite"),
+        (np.zeros(WIDTH - 1), "shape"),
+        (np.zeros((2, WIDTH)), "shape"),
+        (np.full(WIDTH, np.nan), "finite"),
     ],
 )
 def test_bad_feature_rows_are_refused(models, features, message):
     with pytest.raises(ValueError, match=message):
         models["rf"].score_one(features)
+
+
+@pytest.fixture(scope="module")
+def boosting_models(small_transactions, quick_results):
+    """Gradient boosting of the default model's shape (the quick one) and of the library's (deeper trees)."""
+    library = train_model(small_transactions, algorithm="hgb", model_params={"max_iter": 30}, alert_budget=30)
+    return {"default shape": quick_results["hgb"], "library shape": library}
+
+
+@pytest.mark.parametrize("shape", ["default shape", "library shape"])
+def test_boosting_scores_and_occluded_scores_are_scikit_learns_bit_for_bit(boosting_models, rows, shape):
+    result = boosting_models[shape]
+    compiled, reference = scorer_for(result.pipeline), _boosting_scorer(result.pipeline.named_steps["model"])
+    medians = np.asarray(result.feature_medians)
+    assert type(compiled).__name__ == "_CompiledBoosting"
+    walked = np.concatenate([compiled(rows[i : i + 200]) for i in range(0, len(rows), 200)])  # blocks it walks
+    assert np.array_equal(walked, result.pipeline.predict_proba(rows)[:, 1])
+    assert np.array_equal(walked, reference(rows))
+    assert np.array_equal(compiled(rows), walked)  # more rows than it walks: scikit-learn's own loop
+    # Reasons re-walk only the trees whose path tests the occluded feature: the same numbers as scoring copies.
+    expected = reference(occluded(rows, medians)).reshape(len(rows), -1)
+    assert np.array_equal(compiled.occluded_scores(rows, medians), expected)
+
+
+def test_boosting_rows_with_a_missing_value_are_scored_by_scikit_learn(boosting_models, rows):
+    result = boosting_models["default shape"]
+    with_nan = rows[:5].copy()
+    with_nan[:, 0] = np.nan
+    compiled = scorer_for(result.pipeline)
+    assert np.array_equal(compiled(with_nan), result.pipeline.predict_proba(with_nan)[:, 1])
+
+
+def test_a_model_keeps_its_own_feature_list(small_transactions, tmp_path):
+    legacy = train_model(small_transactions, algorithm="rf", feature_names=FEATURE_NAMES, train_days=7, alert_budget=30)
+    model = load_artifact(save_artifact(legacy, tmp_path / "legacy"))
+    table = feature_table(small_transactions, FEATURE_NAMES).to_numpy()[::37]
+    assert model.feature_names == FEATURE_NAMES
+    scores = [s.score for s in model.score_many(table, explain="none")]
+    assert np.allclose(scores, legacy.pipeline.predict_proba(table)[:, 1], rtol=0, atol=1e-12)
+    assert {reason.feature for s in model.score_many(table, explain="all") for reason in s.reasons} <= set(
+        FEATURE_NAMES
+    )
 
 
 def test_an_unknown_explain_mode_is_refused(models, rows):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from model_package.predict import Thresholds
-from model_package.thresholds import choose_thresholds
+from model_package.thresholds import REVIEW_BAND_SHARE, choose_thresholds, review_band_problem
 
 SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
 LABELS = np.array([1, 1, 0, 1, 0, 0])
@@ -46,3 +46,27 @@ def test_review_is_never_zero_so_an_approve_stays_possible():
     assert thresholds.review == 0.3
     only_zeros, _ = choose_thresholds(np.zeros(3), np.zeros(3), days=1, alert_budget=10, precision_target=0.5)
     assert only_zeros.review > 0
+
+
+def test_decline_leaves_a_review_band_even_when_every_alert_is_precise_enough():
+    # Ten alerts a day, all frauds: declining from the review threshold would reach the precision target, but
+    # analysts would then see none of them. Decline moves up until a tenth of the alerts stay in review.
+    scores = np.linspace(1.0, 0.01, 100)
+    labels = (scores > 0.9).astype(int)
+    thresholds, selection = choose_thresholds(scores, labels, days=1, alert_budget=10, precision_target=0.8)
+    assert thresholds.review < thresholds.decline
+    in_review = selection["review"]["alerts_per_day"] - selection["decline"]["alerts_per_day"]
+    assert in_review >= REVIEW_BAND_SHARE * selection["review"]["alerts_per_day"]
+    assert review_band_problem(thresholds, selection) == ""
+
+
+def test_equal_review_and_decline_thresholds_are_no_review_band():
+    problem = review_band_problem(Thresholds(review=0.86, decline=0.86))
+    assert problem.startswith("no review band") and "0.8600" in problem and "\n" not in problem
+
+
+def test_a_band_nothing_scored_in_on_the_gap_days_is_no_review_band():
+    selection = {"review": {"alerts_per_day": 2.0}, "decline": {"alerts_per_day": 2.0}}
+    assert "no transaction scored between" in review_band_problem(Thresholds(0.5, 0.9), selection)
+    assert review_band_problem(Thresholds(0.5, 0.9), {"review": {"alerts_per_day": 2.0}, "decline": {}}) == ""
+    assert review_band_problem(Thresholds(0.5, 0.9), None) == ""

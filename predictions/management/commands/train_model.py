@@ -15,11 +15,12 @@ from predictions.services.events import Actor
 
 class Command(FraudsiteCommand):
     help = (
-        "Train a fraud model with the time-ordered protocol (train 7 days, skip a 7-day label delay, test\n"
+        "Train a fraud model with the time-ordered protocol (train 28 days, skip a 7-day label delay, test\n"
         "7 days), save the artifact under FRAUDSITE_MODEL_DIR, register it as a model version and print its\n"
         "metrics. Data: a CSV file with is_fraud (--data), or the stored transactions (--from-db), where a\n"
         "transaction labelled fraud (by review, chargeback or history) counts as fraud and any other as not.\n"
-        "Training the same data with the same options again registers nothing new."
+        "A model whose thresholds would send nothing to review is refused. Training the same data with the\n"
+        "same options again registers nothing new."
     )
     example = (
         "python manage.py train_model --data var/history.csv --algorithm rf\n"
@@ -32,7 +33,11 @@ class Command(FraudsiteCommand):
         source.add_argument("--from-db", action="store_true", help="train on the stored transactions and labels")
         parser.add_argument("--since", type=since_bound, help="with --from-db: first day (YYYY-MM-DD) or time")
         parser.add_argument("--until", type=until_bound, help="with --from-db: last day, included, or an end time")
-        parser.add_argument("--algorithm", choices=("rf", "logreg", "hgb"), default="rf", help="model family (rf)")
+        parser.add_argument(
+            "--algorithm",
+            choices=("rf", "logreg", "hgb"),
+            help="model family (default: model_package's default model, the tuned hgb)",
+        )
         parser.add_argument(
             "--alert-budget",
             type=positive_int,

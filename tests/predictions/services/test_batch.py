@@ -59,7 +59,7 @@ def test_the_output_has_one_row_per_transaction_in_time_order(with_history, acti
     out = tmp_path / "scores.csv"
     transactions_score_file(path=files["recent"], out=out)
 
-    written = pd.read_csv(out, dtype={"transaction_id": str})
+    written = pd.read_csv(out, dtype={"transaction_id": str}, float_precision="round_trip")
     recent = pd.read_csv(files["recent"], dtype={"transaction_id": str}).sort_values(["timestamp", "transaction_id"])
     assert list(written.columns) == ["transaction_id", "score", "decision", "model_version"]
     assert written["transaction_id"].tolist() == recent["transaction_id"].tolist()
@@ -69,7 +69,7 @@ def test_the_output_has_one_row_per_transaction_in_time_order(with_history, acti
     assert set(written["model_version"]) == {active_model_version.version}
 
 
-def online_features(tx: Transaction) -> list[float]:
+def online_features(tx: Transaction, names: list[str]) -> list[float]:
     """The serving computation (model_package.features.transaction_features) over what was stored before tx.
 
     The queries are the API's (services.scoring), minus tx itself, which the API had not stored yet.
@@ -87,6 +87,7 @@ def online_features(tx: Transaction) -> list[float]:
         amount=float(tx.amount),
         customer_history=[(ts, float(amount)) for ts, amount in customer],
         terminal_history=[(ts, label == Label.FRAUD) for ts, label in terminal],
+        names=names,
     ).tolist()
 
 
@@ -103,7 +104,7 @@ def test_features_equal_what_the_api_computes_for_the_same_rows_in_order(
     # The first rows lean on stored history only, the later ones on the file's earlier rows too.
     for tx in scored[:20] + scored[-20:]:
         stored = tx.predictions.get().features  # the values, in model order
-        assert stored == online_features(tx), tx.transaction_id
+        assert stored == online_features(tx, active_model_version.feature_names), tx.transaction_id
     # Each output row carries the score stored with its own transaction.
     output = pd.read_csv(tmp_path / "scores.csv", dtype={"transaction_id": str}, float_precision="round_trip")
     stored_scores = dict(Prediction.objects.values_list("transaction__transaction_id", "score"))

@@ -150,3 +150,31 @@ def test_threads_asking_at_once_share_one_load(active_model_version):
     assert load.call_count == 1
     assert len(models) == 8
     assert all(model is models[0] for model in models)
+
+
+def test_a_model_of_the_handbooks_15_features_keeps_loading_with_its_own_list(legacy_artifact):
+    from model_package.features import FEATURE_NAMES
+
+    legacy = model_version_register(artifact_dir=legacy_artifact)
+    model_version_activate(version=legacy.version, actor=ACTOR)
+
+    version, model = active_model()
+
+    assert version.version == legacy.version
+    assert model.feature_names == FEATURE_NAMES
+
+
+def test_a_model_naming_a_feature_the_package_does_not_compute_is_unavailable(trained_artifact, tmp_path):
+    import json
+
+    from model_package.artifacts import manifest_sha256
+
+    copy = shutil.copytree(trained_artifact, tmp_path / trained_artifact.name)
+    version = model_version_register(artifact_dir=copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["feature_names"][-1] = "TX_COLOUR"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256=manifest_sha256(copy))
+
+    with pytest.raises(ModelUnavailable, match="TX_COLOUR"):
+        model_for_version(ModelVersion.objects.get(pk=version.pk))

@@ -8,6 +8,7 @@ from predictions.models import ModelVersion
 from predictions.services.events import Actor
 from predictions.services.model_versions import (
     ModelVersionError,
+    NoReviewBand,
     model_version_activate,
     model_version_register,
 )
@@ -73,3 +74,48 @@ def test_a_tampered_artifact_is_never_activated(trained_artifact, tmp_path):
     with pytest.raises(ModelVersionError, match="cannot be activated"):
         model_version_activate(version=version.version, actor=ACTOR)
     assert not ModelVersion.objects.filter(is_active=True).exists()
+
+
+def _copy_of(original: ModelVersion, **changes) -> ModelVersion:
+    fields = {
+        f.name: getattr(original, f.name)
+        for f in ModelVersion._meta.concrete_fields
+        if f.name not in {"id", "is_active", "activated_at"}
+    }
+    return ModelVersion.objects.create(**{**fields, **changes})
+
+
+@pytest.mark.django_db
+def test_a_model_that_would_send_nothing_to_review_is_never_activated(trained_artifact):
+    good = model_version_register(artifact_dir=trained_artifact)
+    model_version_activate(version=good.version, actor=ACTOR)
+    # As the README's example trained them before issue 14: review and decline both at 0.86.
+    bandless = _copy_of(good, version="no-band", thresholds={"review": 0.86, "decline": 0.86})
+
+    with pytest.raises(NoReviewBand) as refused:
+        model_version_activate(version=bandless.version, actor=ACTOR)
+
+    message = str(refused.value)
+    assert message.startswith("model version no-band cannot be activated: no review band") and "\n" not in message
+    assert isinstance(refused.value, ModelVersionError) and refused.value.code == "no_review_band"
+    assert list(ModelVersion.objects.filter(is_active=True).values_list("version", flat=True)) == [good.version]
+
+
+@pytest.mark.django_db
+def test_a_band_that_held_nothing_on_the_days_it_was_chosen_on_is_no_band(trained_artifact):
+    good = model_version_register(artifact_dir=trained_artifact)
+    chosen = good.metrics["thresholds"]
+    empty_band = {**chosen, "decline": {**chosen["decline"], "alerts_per_day": chosen["review"]["alerts_per_day"]}}
+    bandless = _copy_of(good, version="empty-band", metrics={**good.metrics, "thresholds": empty_band})
+
+    with pytest.raises(NoReviewBand, match="no transaction scored between"):
+        model_version_activate(version=bandless.version, actor=ACTOR)
+
+
+@pytest.mark.django_db
+def test_a_model_of_the_handbooks_15_features_with_a_band_still_activates(legacy_artifact):
+    legacy = model_version_register(artifact_dir=legacy_artifact)
+
+    activated = model_version_activate(version=legacy.version, actor=ACTOR)
+
+    assert activated.is_active and len(activated.feature_names) == 15

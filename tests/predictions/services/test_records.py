@@ -83,7 +83,8 @@ def test_the_bulk_columns_hold_what_a_prediction_row_holds(small_transactions, a
     model_version, model = active_model()
     rng = np.random.default_rng(0)
     # Real feature rows of the simulation, so that some score above the review threshold.
-    features = rng.permutation(small_transactions_features(small_transactions))[:200]
+    names = active_model_version.feature_names
+    features = rng.permutation(small_transactions_features(small_transactions, names))[:200]
     scored = model.score_many(features, explain=REASONS)
     assert any(s.reasons for s in scored) and not all(s.reasons for s in scored)
 
@@ -109,8 +110,8 @@ def test_the_bulk_columns_hold_what_a_prediction_row_holds(small_transactions, a
         assert columns["latency_ms"][i] == expected.latency_ms
 
 
-def small_transactions_features(frame: pd.DataFrame) -> np.ndarray:
-    return feature_table(frame).to_numpy(dtype=np.float64)
+def small_transactions_features(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    return feature_table(frame, names).to_numpy(dtype=np.float64)
 
 
 def test_the_feature_json_reads_back_as_the_exact_floats_of_each_row_with_minus_zero_as_zero():

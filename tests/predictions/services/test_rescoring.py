@@ -157,7 +157,13 @@ def test_a_label_learnt_after_scoring_is_read_as_it_was_then(scored_day):
     # Read as it is now, the new label changes the terminal's risk: the check above is not vacuous.
     tx = prediction.transaction
     as_now = _features_as_scored(
-        tx.pk, tx.timestamp, tx.customer_id, tx.terminal_id, tx.amount, scored_at=timezone.now()
+        tx.pk,
+        tx.timestamp,
+        tx.customer_id,
+        tx.terminal_id,
+        tx.amount,
+        scored_at=timezone.now(),
+        names=prediction.model_version.feature_names,
     )
     assert as_now.tolist() != prediction.features
 
@@ -176,3 +182,22 @@ def test_history_loaded_after_scoring_is_left_out(scored_day, files):
     signed(late).save(force_insert=True)  # created now, after the prediction was scored
 
     assert predictions_verify().differences == []
+
+
+def test_an_older_models_predictions_verify_with_its_own_feature_list(
+    db, files, legacy_artifact, trained_artifact, tmp_path
+):
+    from predictions.services.model_versions import model_version_activate, model_version_register
+
+    actor = Actor(name="tester", via="test")
+    legacy = model_version_register(artifact_dir=legacy_artifact)
+    model_version_activate(version=legacy.version, actor=actor)
+    transactions_load(path=files["history"], with_labels=True)
+    scored = transactions_score_file(path=files["day"], out=tmp_path / "scores.csv").scored
+    # A model of every feature is active now; the older version's predictions keep their 15 features.
+    model_version_activate(version=model_version_register(artifact_dir=trained_artifact).version, actor=actor)
+
+    result = predictions_verify()
+
+    assert {len(p.features) for p in Prediction.objects.all()} == {15}
+    assert (result.versions, result.differences) == ({legacy.version: scored}, [])

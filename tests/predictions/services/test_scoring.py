@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from django.db import IntegrityError
 
-from model_package.features import FEATURE_NAMES
+from model_package.features import ALL_FEATURE_NAMES, FEATURE_NAMES
 from predictions.models import Prediction, ScoringRequest, Transaction
 from predictions.services import scoring
 from predictions.services.audit import request_audit_begin
@@ -63,9 +63,10 @@ def test_it_computes_the_features_from_the_stored_history(active_model_version, 
     transaction_score(transaction_input=tx(), audit=audit())
 
     prediction = Prediction.objects.get()
-    assert len(prediction.features) == len(FEATURE_NAMES)  # the values, in the model version's feature order
+    # The values, in the model version's feature order: the default model's, every feature.
+    assert active_model_version.feature_names == list(ALL_FEATURE_NAMES) == list(prediction.named_features)
     features = prediction.named_features
-    assert features == {
+    assert {name: features[name] for name in FEATURE_NAMES} == {
         "TX_AMOUNT": 40.0,
         "TX_DURING_WEEKEND": 1.0,
         "TX_DURING_NIGHT": 1.0,
@@ -85,6 +86,25 @@ def test_it_computes_the_features_from_the_stored_history(active_model_version, 
         "TERMINAL_ID_NB_TX_30DAY_WINDOW": 3.0,
         "TERMINAL_ID_RISK_30DAY_WINDOW": 1 / 3,
     }
+    assert {name: features[name] for name in ALL_FEATURE_NAMES[len(FEATURE_NAMES) :]} == pytest.approx(
+        {
+            # Previous amounts: 10 and 20 in 7 days, plus 30 in 30 days (mean 20, median 20, sd sqrt(200/3)).
+            "CUSTOMER_ID_AMOUNT_OVER_MEAN_7DAY_WINDOW": 40 / 15,
+            "CUSTOMER_ID_AMOUNT_OVER_MEAN_30DAY_WINDOW": 2.0,
+            "CUSTOMER_ID_AMOUNT_OVER_MEDIAN_30DAY_WINDOW": 2.0,
+            "CUSTOMER_ID_AMOUNT_ZSCORE_30DAY_WINDOW": 20 / (200 / 3) ** 0.5,
+            "CUSTOMER_ID_MAX_PREVIOUS_OVER_MEDIAN_1DAY_WINDOW": 10 / 20,
+            "CUSTOMER_ID_MAX_PREVIOUS_OVER_MEDIAN_7DAY_WINDOW": 20 / 20,
+            # The one known fraud, 7.5 days back; the 14-day window also holds the legitimate and the unknown row.
+            "TERMINAL_ID_NB_FRAUD_1DAY_WINDOW": 1.0,
+            "TERMINAL_ID_NB_FRAUD_7DAY_WINDOW": 1.0,
+            "TERMINAL_ID_NB_FRAUD_30DAY_WINDOW": 1.0,
+            "TERMINAL_ID_RISK_14DAY_WINDOW": 1 / 3,
+            "TERMINAL_ID_DAYS_SINCE_FIRST_FRAUD_30DAY_WINDOW": 7.5,
+            "TERMINAL_ID_DAYS_SINCE_LAST_FRAUD_30DAY_WINDOW": 7.5,
+        },
+        rel=1e-15,
+    )
 
 
 def test_a_first_transaction_has_only_itself_as_history(active_model_version):

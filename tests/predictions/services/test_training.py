@@ -113,7 +113,7 @@ def test_training_from_the_database_gives_the_model_the_file_gives(data_file):
 def test_too_few_days_for_the_protocol_is_a_training_error(data_file, settings):
     transactions_load(path=data_file, with_labels=True)
 
-    with pytest.raises(TrainingError, match="the protocol needs 21 days"):
+    with pytest.raises(TrainingError, match="the protocol needs 42 days"):
         model_train_from_db(
             since=datetime(2026, 1, 1, tzinfo=UTC), until=datetime(2026, 1, 15, tzinfo=UTC), options=OPTIONS
         )
@@ -127,3 +127,25 @@ def test_an_empty_range_is_a_training_error():
         model_train_from_db(
             since=datetime(2026, 1, 1, tzinfo=UTC), until=datetime(2026, 2, 1, tzinfo=UTC), options=OPTIONS
         )
+
+
+@pytest.mark.django_db
+def test_without_an_algorithm_it_trains_the_default_model(data_file):
+    from model_package.features import DEFAULT_FEATURE_NAMES
+    from model_package.train import DEFAULT_ALGORITHM
+
+    outcome = model_train_from_file(path=data_file, options=TrainingOptions(alert_budget=30))
+
+    version = outcome.model_version
+    assert (version.algorithm, version.feature_names) == (DEFAULT_ALGORITHM, list(DEFAULT_FEATURE_NAMES))
+    assert version.thresholds["review"] < version.thresholds["decline"]
+
+
+@pytest.mark.django_db
+def test_a_model_without_a_review_band_is_refused_and_nothing_is_registered(data_file, settings):
+    # A hundred trees and one alert a day, on a week with 25 frauds a day: ties at the top score take the budget.
+    with pytest.raises(TrainingError, match="no review band"):
+        model_train_from_file(path=data_file, options=TrainingOptions(algorithm="rf", alert_budget=1))
+
+    assert not ModelVersion.objects.exists()
+    assert not settings.FRAUDSITE_MODEL_DIR.exists() or not any(settings.FRAUDSITE_MODEL_DIR.iterdir())
