@@ -1,6 +1,6 @@
 """Benchmark the scoring API end to end under wrk, with a bare WSGI app as the floor in the same run.
 
-A fresh database gets 30 days of simulated history (with labels) and a trained, active model; gunicorn
+A fresh database gets 45 days of simulated history (with labels) and a trained, active model; gunicorn
 (2 sync workers, one per core, as `make run`) serves it. wrk, a load generator in C that does not share a
 Python process with the server, then posts new transactions for a fixed time: bench/wrk/post.lua replays
 the simulated day that follows the history (so the share of flagged scores, which are explained, is the
@@ -117,7 +117,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--instances", type=int, choices=(1, 2), default=1, help="app instances (2: also both at once)")
     parser.add_argument("--customers", type=int, default=3000, help="simulated customers (3000)")
     parser.add_argument("--terminals", type=int, default=6000, help="simulated terminals (6000)")
-    parser.add_argument("--history-days", type=int, default=30, help="days of history loaded (30)")
+    # The default model's protocol needs 42 days (28 train, 7 delay, 7 test).
+    parser.add_argument("--history-days", type=int, default=45, help="days of history loaded (45)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs) and the database")
     return parser.parse_args()
