@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import multiprocessing
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -294,3 +295,23 @@ def prediction_insert_fails():
         return mock.patch("predictions.services.scoring.insert_row", side_effect=insert)
 
     return failing
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A client of the machine's Redis at REDIS_URL; skips without one (fails with FRAUDSITE_REQUIRE_REDIS=1).
+    Tests keep their keys under a prefix of their own and remove them."""
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except RedisConnectionError:
+        if os.environ.get("FRAUDSITE_REQUIRE_REDIS") == "1":
+            pytest.fail(f"no Redis at {REDIS_URL} (FRAUDSITE_REQUIRE_REDIS=1)")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return client

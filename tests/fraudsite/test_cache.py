@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -109,25 +108,15 @@ def test_clear_empties_the_cache_and_leaves_its_lock_file(files):
 
 
 @pytest.fixture
-def redis_cache():
+def redis_cache(redis_server):
     """SharedRedisCache on the machine's Redis, under a key prefix of this test's own, removed after."""
     import secrets
 
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     from fraudsite.cache import SharedRedisCache
 
-    url = "redis://127.0.0.1:6379/0"
-    client = Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except RedisConnectionError:
-        if os.environ.get("FRAUDSITE_REQUIRE_REDIS") == "1":
-            pytest.fail(f"no Redis at {url} (FRAUDSITE_REQUIRE_REDIS=1)")
-        pytest.skip(f"no Redis at {url}")
+    client = redis_server
     prefix = f"fraudsite-test-{secrets.token_hex(4)}"
-    yield SharedRedisCache(url, {"KEY_PREFIX": prefix}), client, prefix
+    yield SharedRedisCache("redis://127.0.0.1:6379/0", {"KEY_PREFIX": prefix}), client, prefix
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)
 

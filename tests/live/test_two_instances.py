@@ -7,7 +7,6 @@ a key prefix of this module's own, which is all that is removed after.
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -18,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 pytestmark = pytest.mark.live
 
@@ -31,17 +28,11 @@ WINDOW_MARGIN = 20  # seconds; the 60 requests take a few on a loaded 2-core mac
 
 
 @pytest.fixture(scope="module")
-def hosts(live_service) -> Iterator[tuple]:
+def hosts(live_service, redis_server) -> Iterator[tuple]:
     """The two instances, on the same database and the same Redis."""
     if live_service.database_url is None:
         pytest.skip("PostgreSQL only: hosts share a database server, and SQLite is a file on one machine")
-    redis = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        redis.ping()
-    except RedisConnectionError:
-        if os.environ.get("FRAUDSITE_REQUIRE_REDIS") == "1":
-            pytest.fail(f"no Redis at {REDIS_URL} (FRAUDSITE_REQUIRE_REDIS=1)")
-        pytest.skip(f"no Redis at {REDIS_URL}")
+    redis = redis_server
     prefix = f"fraudsite-live-{secrets.token_hex(4)}"
     env = {"CACHE_URL": REDIS_URL, "CACHE_KEY_PREFIX": prefix, "THROTTLE_SCORING": f"{LIMIT}/minute"}
     try:

@@ -4,7 +4,6 @@ fails lets requests through."""
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import socket
 from types import SimpleNamespace
@@ -12,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from predictions.api import throttling
@@ -145,13 +143,7 @@ def shared_cache(request, settings):
         yield settings.CACHES["default"]["BACKEND"]
         return
     prefix = f"fraudsite-test-{secrets.token_hex(4)}"
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except RedisConnectionError:
-        if os.environ.get("FRAUDSITE_REQUIRE_REDIS") == "1":
-            pytest.fail(f"no Redis at {REDIS_URL} (FRAUDSITE_REQUIRE_REDIS=1)")
-        pytest.skip(f"no Redis at {REDIS_URL}")
+    client = request.getfixturevalue("redis_server")  # only for the Redis case: it skips without Redis
     settings.CACHES = {
         "default": {
             "BACKEND": "fraudsite.cache.SharedRedisCache",
