@@ -13,9 +13,9 @@ checkpoint_in_background()
 
 # The garbage collector, tuned for a server: what is loaded by now (Django, DRF, numpy, the app) lives as long
 # as the process, so it leaves the collections' scans (freeze), and the youngest generation is collected
-# after 50,000 allocations rather than 700, a few times a request. Together a sixth to a quarter less CPU
+# after 7,000 allocations rather than 700, a few times a request. Together a sixth to a quarter less CPU
 # a scoring request, paired runs (bench/RESULTS.md, issue 13); the cyclic garbage between two collections
 # stays a few MB.
 gc.collect()
 gc.freeze()
-gc.set_threshold(50_000, 20, 20)
+gc.set_threshold(7_000, 10, 10)
