@@ -1,15 +1,20 @@
 """SQLite's WAL checkpoints off the request path, in the web server's worker processes.
 
-SQLite appends every commit to its write-ahead log; a checkpoint copies the log back into the database
-file and fsyncs it. By default the commit that takes the log past 1,000 pages runs the checkpoint itself:
-one scoring request in about a hundred then waited 8-22 ms on the disk (measured in-process: the commit's
-own time). In a worker, a daemon thread checkpoints every second instead (the fsync runs outside the GIL),
-and the commits' own threshold is raised to a backstop that bounds the log should the thread not run.
+SQLite appends every commit to its write-ahead log (about 20 pages for a scoring request: three rows and
+their indexes); a checkpoint copies the log back into the database file and fsyncs it. By default the
+commit that takes the log past 1,000 pages runs the checkpoint itself, so one scoring request in about
+fifty waited for it. In a worker, a daemon thread runs a PASSIVE checkpoint every 50 ms instead (the copy
+and the fsync run outside the GIL), and the commits' own threshold is raised to a backstop that bounds
+the log should the thread fall behind.
 
-RESTART, not PASSIVE: under steady traffic a PASSIVE checkpoint never let the log start again from its
-beginning, so it grew to the backstop (40 MB within 1,200 requests) and the commits checkpointed after
-all. RESTART waits until the log is fully copied and then lets the next writer start it over (it stayed
-under 15 MB); writers that arrive meanwhile wait for the copy of one second's frames.
+PASSIVE, because it never blocks a writer: it copies what is committed while requests keep committing.
+RESTART and FULL take the database's write lock for the whole copy, so every scoring request that arrived
+meanwhile waited for it: one second's log (about 7,000 pages) took 35-60 ms to copy, and the p99 at one
+connection was 47 ms. Often, because then the log stays short: copying 50 ms of commits takes about 2 ms, and
+the log starts over whenever a writer finds it fully copied. Measured under wrk, one connection, one worker
+(bench/RESULTS.md, issue 13): p99 47 ms with RESTART every second, 9.9 ms with SQLite's own checkpoints in
+the commits, 10.7 ms with PASSIVE every 100 ms, 5.2 ms every 50 ms and 4.4 ms every 20 ms (which costs 4 %
+more CPU per request).
 
 Only the WSGI application starts this (fraudsite/wsgi.py): management commands keep SQLite's default.
 """
@@ -25,7 +30,7 @@ from django.db.backends.signals import connection_created
 
 logger = logging.getLogger(__name__)
 
-INTERVAL_SECONDS = 1.0
+INTERVAL_SECONDS = 0.05
 BACKSTOP_PAGES = 10_000  # about 40 MB of log at SQLite's 4 KiB pages
 
 _started_in_pid: int | None = None
@@ -62,6 +67,6 @@ def checkpoint_until(path: str, stop: threading.Event, interval: float = INTERVA
     database = sqlite3.connect(path, timeout=1.0, check_same_thread=False)
     while not stop.wait(interval):
         try:
-            database.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+            database.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # another process's checkpoint, a full disk: the next one tries again
             logger.warning("background WAL checkpoint of %s failed: %s", path, exc)
