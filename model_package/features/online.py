@@ -74,16 +74,18 @@ def transaction_features(
     utc = timestamp.astimezone(UTC)
     cents = round(float(amount) * 100)  # round() and np.rint both round half to even
     values = [float(amount), float(utc.weekday() >= 5), float(utc.hour <= NIGHT_LAST_HOUR)]
-    customer = _Customer(timestamp, customer_history)
+    # The windows' bounds in UTC: comparing two datetimes of one tzinfo object is a memcmp, while a request's
+    # timestamp (zoneinfo's UTC, or an offset) against the history's (datetime.UTC) calls utcoffset() for both.
+    customer = _Customer(utc, customer_history)
     for count, total in ((customer.n1, customer.sum1), (customer.n7, customer.sum7), (customer.n30, customer.sum30)):
         values += [float(count + 1), (total + cents) / (100 * (count + 1))]  # the transaction itself included
-    terminal = _Terminal(timestamp, terminal_history)
+    terminal = _Terminal(utc, terminal_history)
     for count, frauds in ((terminal.n1, terminal.f1), (terminal.n7, terminal.f7), (terminal.n30, terminal.f30)):
         values += [float(count), frauds / count if count else 0.0]
     if plan.index is None:
         return np.array(values, dtype=np.float64)
     values += customer.amount_features(cents) if plan.customer_amounts else [0.0] * len(CUSTOMER_AMOUNT_NAMES)
-    values += terminal.fraud_features(timestamp) if plan.terminal_frauds else [0.0] * len(TERMINAL_FRAUD_NAMES)
+    values += terminal.fraud_features(utc) if plan.terminal_frauds else [0.0] * len(TERMINAL_FRAUD_NAMES)
     return np.array(values, dtype=np.float64)[plan.index]
 
 
