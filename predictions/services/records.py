@@ -37,7 +37,7 @@ from predictions.models import Decision, Label, ModelVersion, Prediction, Scorin
 from predictions.services.audit import RequestAudit
 from predictions.services.bulk_sql import json_text
 from predictions.services.integrity import signed
-from predictions.services.row_sql import insert_row
+from predictions.services.row_sql import fetch_all, insert_row
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,8 @@ def _stored_pks(transaction_ids: Sequence[str]) -> list[int]:
     meta = Transaction._meta
     select = f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)} WHERE {quote('transaction_id')}"
     ids = list(transaction_ids)
+    if len(ids) == 1:  # the scoring path: one plain parameter (psycopg dumps a list in Python)
+        return [row[0] for row in fetch_all(f"{select} = %s", ids)]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"{select} = ANY(%s)", [ids])  # one query, the ids as an array

@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypedDict
 
 import numpy as np
@@ -182,14 +182,15 @@ class StoredHistory:
             since = min(window.customer_since for _, window in mine)
             until = max(item.timestamp for item, _ in mine)
             rows = fetch_all(customer_sql, [customer_id, adapt(since), adapt(until)])
-            customers[customer_id] = ([_aware(ts) for ts, _ in rows], [float(amount) for _, amount in rows])
+            customers[customer_id] = ([datetime.fromisoformat(ts) for ts, _ in rows], [amount for _, amount in rows])
         terminals: dict[str, tuple[list[datetime], list[bool]]] = {}
         for terminal_id in dict.fromkeys(item.terminal_id for item in items):
             mine = [window for item, window in windows if item.terminal_id == terminal_id]
             since = min(window.terminal_since for window in mine)
             until = max(window.terminal_until for window in mine)
             rows = fetch_all(terminal_sql, [terminal_id, adapt(since), adapt(until)])
-            terminals[terminal_id] = ([_aware(ts) for ts, _ in rows], [label == Label.FRAUD for _, label in rows])
+            frauds = [label == Label.FRAUD for _, label in rows]
+            terminals[terminal_id] = ([datetime.fromisoformat(ts) for ts, _ in rows], frauds)
         return cls(customers=customers, terminals=terminals)
 
     def customer_rows(self, customer_id: str, *, after: datetime, until: datetime) -> list[tuple[datetime, float]]:
@@ -228,9 +229,13 @@ def _history_sql(vendor: str) -> tuple[str, str]:
     They run on every scoring request, and compiling them through the ORM cost more than running
     them. The predicates are the ORM's (and the parameters are adapted by the backend as the ORM
     does), so the covering indexes tx_customer_history and tx_terminal_history serve them, in time
-    order (no sort step). On SQLite the timestamp is selected as an expression (+ts), which has no
-    declared type, so it arrives as its stored text for _aware to parse, not through Django's
-    per-row Python converter (a third of the rows' cost).
+    order (no sort step).
+
+    The rows' timestamps come as ISO text with its UTC offset, parsed by datetime.fromisoformat into
+    datetimes of one tzinfo object (the features' comparisons between them are then a memcmp), and the
+    amounts as floats. The drivers' own conversions were a third of the rows' cost on SQLite (Django's
+    converter, a Python function per value) and 16 % of a whole request on PostgreSQL (Django's timestamptz
+    loader, in Python); bench/RESULTS.md, issue 13.
     """
     quote = connection.ops.quote_name
     meta = Transaction._meta
@@ -238,20 +243,15 @@ def _history_sql(vendor: str) -> tuple[str, str]:
     ts, amount, label, customer, terminal = (
         quote(meta.get_field(name).column) for name in ("timestamp", "amount", "label", "customer_id", "terminal_id")
     )
-    selected = f"+{ts}" if vendor == "sqlite" else ts
+    if vendor == "postgresql":
+        # to_char's pattern, not ::text, whose format follows the session's DateStyle.
+        when, money = f"""to_char({ts} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""", f"{amount}::float8"
+    else:
+        when, money = f"{ts} || '+00:00'", f"CAST({amount} AS REAL)"  # stored as naive UTC text, as Django writes it
     return (
-        f"SELECT {selected}, {amount} FROM {table} WHERE {customer} = %s AND {ts} > %s AND {ts} <= %s ORDER BY {ts}",
-        f"SELECT {selected}, {label} FROM {table} WHERE {terminal} = %s AND {ts} >= %s AND {ts} < %s ORDER BY {ts}",
+        f"SELECT {when}, {money} FROM {table} WHERE {customer} = %s AND {ts} > %s AND {ts} <= %s ORDER BY {ts}",
+        f"SELECT {when}, {label} FROM {table} WHERE {terminal} = %s AND {ts} >= %s AND {ts} < %s ORDER BY {ts}",
     )
-
-
-def _aware(value: datetime | str) -> datetime:
-    # SQLite returns the stored text (naive UTC, as Django writes it); PostgreSQL an aware datetime in UTC.
-    # Parsed with its offset, the text gets the UTC singleton as its tzinfo (5x faster than .replace(tzinfo=)),
-    # and the features' comparisons between datetimes of one tzinfo object are a plain memcmp.
-    if isinstance(value, str):
-        return datetime.fromisoformat(value + "+00:00")
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- a batch ------------------------------------------------------------------------------
