@@ -111,16 +111,22 @@ class ModelVersion(models.Model):
     registered_at = models.DateTimeField(default=timezone.now)
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+    is_challenger = models.BooleanField(
+        default=False, help_text="scored beside the active model on every request, stored as shadow, never deciding"
+    )
 
     class Meta:
         ordering = ["-registered_at"]
         constraints = [
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="at_most_one_active_model")
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="at_most_one_active_model"),
+            models.UniqueConstraint(
+                fields=["is_challenger"], condition=Q(is_challenger=True), name="at_most_one_challenger_model"
+            ),
         ]
         permissions = [("activate_modelversion", "Can activate a model version")]
 
     def __str__(self) -> str:
-        return self.version + (" (active)" if self.is_active else "")
+        return self.version + (" (active)" if self.is_active else " (challenger)" if self.is_challenger else "")
 
 
 class Transaction(models.Model):
@@ -221,6 +227,39 @@ class Prediction(AppendOnlyModel):
         return dict(zip(self.model_version.feature_names, self.features, strict=False))
 
 
+class ShadowPrediction(AppendOnlyModel):
+    """The challenger model's prediction of a scored transaction: stored beside the champion's Prediction, in
+    the same atomic write and with the same request, and never part of the answer.
+
+    A table of its own, not a flag on Prediction, so that every reader of "the prediction of a transaction"
+    (the API, the admin, the review queue, replays, exports, evaluation) keeps reading the champion's.
+    """
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="shadow_predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="shadow_predictions")
+    request = models.ForeignKey(
+        ScoringRequest, on_delete=models.PROTECT, related_name="shadow_predictions", null=True, blank=True
+    )
+    score = models.FloatField()
+    decision = models.CharField(max_length=8, choices=Decision.choices, help_text="what the challenger would decide")
+    thresholds = models.JSONField(help_text="the challenger's thresholds")
+    features = models.JSONField(help_text="the feature vector, in model_version.feature_names order")
+    reasons = models.JSONField(default=list, help_text="[{feature, value, contribution}], strongest first")
+    latency_ms = models.FloatField()
+    scored_at = models.DateTimeField(default=timezone.now)
+    digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
+
+    class Meta:
+        ordering = ["-scored_at"]
+        indexes = [
+            models.Index(fields=["scored_at"], name="shadow_scored_at"),
+            models.Index(fields=["model_version", "transaction"], name="shadow_version_transaction"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id}: shadow {self.score:.3f} {self.decision}"
+
+
 class Review(AppendOnlyModel):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="reviews")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
@@ -240,6 +279,7 @@ class Review(AppendOnlyModel):
 class AuditAction(models.TextChoices):
     LABEL_SET = "label.set", "label set"
     MODEL_ACTIVATED = "model.activated", "model activated"
+    CHALLENGER_SET = "model.challenger", "challenger model set"
     CLIENT_CREATED = "client.created", "API client created"
     CLIENT_ROTATED = "client.rotated", "API client key rotated"
     CLIENT_REVOKED = "client.revoked", "API client revoked"

@@ -264,12 +264,17 @@ def flushable_audit(transactional_db):
     tests/predictions/test_audit_triggers.py tests the triggers themselves."""
     from django.db import connection
 
-    triggers = importlib.import_module("predictions.migrations.0009_audit_triggers")
+    # The shadow table's triggers first: on PostgreSQL they use 0009's function.
+    migrations = [
+        importlib.import_module(f"predictions.migrations.{name}")
+        for name in ("0011_shadow_model", "0009_audit_triggers")
+    ]
 
     def drop() -> None:
         with connection.cursor() as cursor:
-            for sql in triggers.drop_statements(connection.vendor):
-                cursor.execute(sql)
+            for migration in migrations:
+                for sql in migration.drop_statements(connection.vendor):
+                    cursor.execute(sql)
 
     drop()
     yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -12,15 +13,21 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from predictions.admin.base import ReadOnlyAdmin
 from predictions.models import ModelVersion
 from predictions.services.events import Actor
-from predictions.services.model_versions import ModelVersionError, model_version_activate
+from predictions.services.model_versions import (
+    ModelVersionError,
+    model_version_activate,
+    model_version_challenger_set,
+)
 
 ACTIVATE_PERMISSION = "predictions.activate_modelversion"
+COMPARE_DAYS = 30  # the model version page compares a challenger on this many days of shadow predictions
 # The headline metrics, as model_package.evaluate names them; the page shows every metric stored.
 HEADLINE_METRICS = {"auc": "AUC", "average_precision": "AP", "card_precision_at_k": "CP@k"}
 
@@ -56,6 +63,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = (
         "version",
         "is_active",
+        "is_challenger",
         "algorithm",
         "trained_at",
         "auc",
@@ -64,12 +72,29 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         "review_threshold",
         "decline_threshold",
     )
-    list_filter = ("is_active", "algorithm")
+    list_filter = ("is_active", "is_challenger", "algorithm")
     search_fields = ("=version",)
-    actions = ["activate"]
+    actions = ["activate", "make_challenger", "remove_challenger"]
     fieldsets = [
-        (None, {"fields": ["version", "is_active", "activated_at", "algorithm", "trained_at", "registered_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "version",
+                    "is_active",
+                    "is_challenger",
+                    "activated_at",
+                    "algorithm",
+                    "trained_at",
+                    "registered_at",
+                ]
+            },
+        ),
         ("Quality and decisions", {"fields": ["metrics_and_thresholds"]}),
+        (
+            f"Against the live decisions, as challenger (the last {COMPARE_DAYS} days)",
+            {"fields": ["challenger_comparison"]},
+        ),
         (
             "Provenance",
             {
@@ -84,7 +109,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             },
         ),
     ]
-    readonly_fields = ("metrics_and_thresholds",)
+    readonly_fields = ("metrics_and_thresholds", "challenger_comparison")
 
     def has_activate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(ACTIVATE_PERMISSION)
@@ -142,6 +167,21 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             threshold_rows,
         )
 
+    @admin.display(description="champion against challenger")
+    def challenger_comparison(self, version: ModelVersion):
+        """evaluate_model --compare for this version's shadow predictions of the last COMPARE_DAYS days."""
+        from predictions.services.comparison import BASELINE, CANDIDATE, challenger_compare, comparison_format
+        from predictions.services.evaluation import EvaluationError
+
+        try:
+            compared = challenger_compare(
+                challenger=version, since=timezone.now() - timedelta(days=COMPARE_DAYS), until=timezone.now()
+            )
+        except EvaluationError:
+            return f"no shadow predictions of this version in the last {COMPARE_DAYS} days"
+        names = {BASELINE: f"live {compared.champion}", CANDIDATE: f"challenger {compared.challenger}"}
+        return format_html("<pre>{}</pre>", "\n".join(comparison_format(compared.comparison, names=names)))
+
     @admin.action(description="Activate the selected model version", permissions=["activate"])
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         versions = list(queryset.values_list("version", flat=True)[:2])
@@ -165,3 +205,26 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return
         self.message_user(request, f"Model version {version} is now active; new requests score with it.")
+
+    @admin.action(description="Make the selected model version the challenger (shadow)", permissions=["activate"])
+    def make_challenger(self, request: HttpRequest, queryset: QuerySet) -> None:
+        versions = list(queryset.values_list("version", flat=True)[:2])
+        if len(versions) != 1:
+            self.message_user(request, "Select exactly one model version to make the challenger.", messages.ERROR)
+            return
+        self._set_challenger(request, versions[0])
+
+    @admin.action(description="Stop scoring a challenger", permissions=["activate"])
+    def remove_challenger(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_challenger(request, None)
+
+    def _set_challenger(self, request: HttpRequest, version: str | None) -> None:
+        try:
+            model_version_challenger_set(version=version, actor=Actor.user(request.user, via="admin"))
+        except ModelVersionError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        if version is None:
+            self.message_user(request, "No challenger: new requests score with the active model alone.")
+        else:
+            self.message_user(request, f"Model version {version} is the challenger; new requests also score it.")

@@ -238,7 +238,7 @@ def _features(new: pd.DataFrame, *, names: Sequence[str]) -> np.ndarray:
     plus the file's rows."""
     if new.empty:
         return np.empty((0, len(names)))
-    history = _history(
+    history = stored_history_frame(
         since=new["timestamp"].iloc[0] - timedelta(days=FEATURE_LOOKBACK_DAYS),
         until=new["timestamp"].iloc[-1],
         customers=set(new["customer_id"]),
@@ -250,7 +250,7 @@ def _features(new: pd.DataFrame, *, names: Sequence[str]) -> np.ndarray:
     return table.to_numpy(dtype=np.float64)[len(history) :]
 
 
-def _history(*, since, until, customers: set[str], terminals: set[str]) -> pd.DataFrame:
+def stored_history_frame(*, since, until, customers: set[str], terminals: set[str]) -> pd.DataFrame:
     """Stored transactions with since <= timestamp <= until of these customers or terminals.
 
     A raw query, with the conversions done by the database: through the ORM, building a datetime and a

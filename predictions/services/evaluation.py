@@ -77,7 +77,7 @@ def model_version_evaluate(
         auc=metrics["auc"],
         average_precision=metrics["average_precision"],
         card_precision_at_k=metrics["card_precision_at_k"],
-        decisions=_decision_figures(frame, frauds=metrics["frauds"]),
+        decisions=decision_figures(frame, frauds=metrics["frauds"]),
         frame=frame,
     )
 
@@ -123,7 +123,7 @@ def _labelled_predictions(
     return frame, total
 
 
-def _decision_figures(frame: pd.DataFrame, *, frauds: int) -> list[DecisionFigures]:
+def decision_figures(frame: pd.DataFrame, *, frauds: int) -> list[DecisionFigures]:
     groups = {decision.value: frame["decision"] == decision for decision in Decision}
     groups[FLAGGED] = frame["decision"].isin([Decision.REVIEW, Decision.DECLINE])
     figures = []

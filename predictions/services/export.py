@@ -1,5 +1,5 @@
-"""Exporting the audit (scoring requests, predictions, reviews, audit events) of a time range to CSV or JSON
-Lines, each row with its digest (services/integrity.py).
+"""Exporting the audit (scoring requests, predictions, the challenger's shadow predictions, reviews, audit
+events) of a time range to CSV or JSON Lines, each row with its digest (services/integrity.py).
 
 Rows are streamed from the database with .iterator(chunk_size=...) and written as they come, so
 memory stays flat whatever the size of the range. The file is written beside its final name and
@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from django.db.models import F
 
 from predictions.errors import DomainError
-from predictions.models import AuditEvent, ModelVersion, Prediction, Review, ScoringRequest
+from predictions.models import AuditEvent, ModelVersion, Prediction, Review, ScoringRequest, ShadowPrediction
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +73,13 @@ class ExportError(DomainError):
 class ExportResult:
     requests: int = 0
     predictions: int = 0
+    shadow_predictions: int = 0  # the challenger's (record "shadow")
     reviews: int = 0
     events: int = 0
 
     @property
     def total(self) -> int:
-        return self.requests + self.predictions + self.reviews + self.events
+        return self.requests + self.predictions + self.shadow_predictions + self.reviews + self.events
 
 
 def audit_export(
@@ -125,13 +126,14 @@ def audit_export(
 
 
 def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[[dict], dict]]]:
+    names = _feature_names()
     requests = (
         ScoringRequest.objects.filter(received_at__gte=since, received_at__lt=until)
         .order_by("received_at", "id")
         .values("id", "received_at", "digest", *REQUEST_FIELDS)
     )
-    predictions = (
-        Prediction.objects.filter(scored_at__gte=since, scored_at__lt=until)
+    predictions, shadow_predictions = (
+        model.objects.filter(scored_at__gte=since, scored_at__lt=until)
         .order_by("scored_at", "id")
         .values(
             "id",
@@ -147,6 +149,7 @@ def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[
             transaction_key=F("transaction__transaction_id"),
             version=F("model_version__version"),
         )
+        for model in (Prediction, ShadowPrediction)
     )
     reviews = (
         Review.objects.filter(reviewed_at__gte=since, reviewed_at__lt=until)
@@ -168,7 +171,8 @@ def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[
     )
     return [
         ("requests", requests, _request_row),
-        ("predictions", predictions, functools.partial(_prediction_row, names=_feature_names())),
+        ("predictions", predictions, functools.partial(_prediction_row, names=names)),
+        ("shadow_predictions", shadow_predictions, functools.partial(_prediction_row, names=names, record="shadow")),
         ("reviews", reviews, _review_row),
         ("events", events, _event_row),
     ]
@@ -186,11 +190,11 @@ def _feature_names() -> dict[str, list[str]]:
     return dict(ModelVersion.objects.values_list("version", "feature_names"))
 
 
-def _prediction_row(values: dict, *, names: dict[str, list[str]]) -> dict:
+def _prediction_row(values: dict, *, names: dict[str, list[str]], record: str = "prediction") -> dict:
     request_id = values["request_uuid"]
     features = dict(zip(names[values["version"]], values["features"], strict=False))
     return {
-        "record": "prediction",
+        "record": record,
         "id": values["id"],
         "at": _iso(values["scored_at"]),
         "request_id": str(request_id) if request_id else None,

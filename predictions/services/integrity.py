@@ -1,6 +1,7 @@
 """Tamper evidence: a keyed hash on every audit row, and sealed blocks that show removed or inserted rows.
 
-Every Transaction (its own fields, not its label), ScoringRequest, Prediction, Review and AuditEvent row
+Every Transaction (its own fields, not its label), ScoringRequest, Prediction, ShadowPrediction (the
+challenger's), Review and AuditEvent row
 carries `digest`: HMAC-SHA256 under FRAUDSITE_AUDIT_KEY of its canonical content, a JSON array of its
 fields (content() below). The key comes from the environment and is never stored in the database, so
 someone who can write to the database but does not hold the key cannot make a changed or an inserted row
@@ -35,7 +36,16 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from predictions.models import AuditAction, AuditEvent, AuditSeal, Prediction, Review, ScoringRequest, Transaction
+from predictions.models import (
+    AuditAction,
+    AuditEvent,
+    AuditSeal,
+    Prediction,
+    Review,
+    ScoringRequest,
+    ShadowPrediction,
+    Transaction,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,9 +100,9 @@ def request_content(row: ScoringRequest) -> list[Any]:
     ]
 
 
-def prediction_content(row: Prediction) -> list[Any]:
+def prediction_content(row: Prediction | ShadowPrediction) -> list[Any]:
     return [
-        "prediction",
+        "shadow" if isinstance(row, ShadowPrediction) else "prediction",
         row.transaction_id,
         row.model_version_id,
         row.request_id,
@@ -258,6 +268,7 @@ KINDS = (
     Kind("prediction", Prediction, "scored_at", prediction_content),
     Kind("review", Review, "reviewed_at", review_content),
     Kind("event", AuditEvent, "occurred_at", event_content),
+    Kind("shadow", ShadowPrediction, "scored_at", prediction_content),
 )
 KINDS_BY_MODEL: dict[type[models.Model], Kind] = {kind.model: kind for kind in KINDS}
 KINDS_BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}

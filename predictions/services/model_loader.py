@@ -61,14 +61,30 @@ def active_model() -> tuple[ModelVersion, Model]:
 
 _ACTIVE_COLUMNS = ("id", "version", "artifact_path", "artifact_sha256", "thresholds")
 _active: tuple[tuple, ModelVersion] | None = None
+_challenger: tuple[tuple, ModelVersion] | None = None
 
 
 @functools.cache
-def _active_sql(vendor: str) -> str:
+def _active_sql(vendor: str, flag: str = "is_active") -> str:
     quote = connection.ops.quote_name
     meta = ModelVersion._meta
     columns = ", ".join(quote(meta.get_field(name).column) for name in _ACTIVE_COLUMNS)
-    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote('is_active')} = %s"
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(flag)} = %s"
+
+
+def challenger_version() -> ModelVersion | None:
+    """The challenger model version (load it with model_for_version); None when there is none.
+
+    Read on every scoring request, as the active version is, so that setting or removing the challenger
+    takes effect on the next request.
+    """
+    global _challenger
+    row = fetch_all(_active_sql(connection.vendor, "is_challenger"), [True])
+    if not row:
+        return None
+    if _challenger is None or _challenger[0] != row[0]:
+        _challenger = (row[0], ModelVersion.objects.only(*_ACTIVE_COLUMNS).get(pk=row[0][0]))
+    return _challenger[1]
 
 
 def model_for_version(model_version: ModelVersion) -> Model:
@@ -90,11 +106,11 @@ def model_for_version(model_version: ModelVersion) -> Model:
 
 def clear_cache() -> None:
     """Forget every loaded model (tests, and after an artifact was replaced on disk)."""
-    global _active
+    global _active, _challenger
     with _lock:
         _models.clear()
         _failures.clear()
-        _active = None
+        _active = _challenger = None
 
 
 def _load(key: _CacheKey) -> Model:

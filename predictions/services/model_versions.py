@@ -103,6 +103,54 @@ def model_version_activate(*, version: str, actor: Actor) -> ModelVersion:
             target_type="model_version",
             changes=[Change(version, before, {"active": version})],
         )
+        if candidate.is_challenger:
+            # The champion cannot also be its own challenger: promoting the challenger ends the comparison.
+            _challenger_switch(candidate=None, actor=actor)
     candidate.refresh_from_db()
     logger.info("model version %s activated", version)
     return candidate
+
+
+def model_version_challenger_set(*, version: str | None, actor: Actor) -> ModelVersion | None:
+    """Make `version` the challenger (None: no challenger); the next scoring request scores it as shadow.
+
+    The challenger never decides, so no review band is required; but its artifact must load now, and it
+    cannot be the active version. The AuditEvent names the actor and the challenger before and after.
+    """
+    from model_package import artifacts  # scikit-learn: loaded when used, not when the admin is imported
+
+    candidate = None
+    if version is not None:
+        candidate = ModelVersion.objects.filter(version=version).first()
+        if candidate is None:
+            raise ModelVersionError(f"unknown model version {version!r}")
+        if candidate.is_active:
+            raise ModelVersionError(f"model version {version} is the active model: it cannot also be the challenger")
+        try:
+            artifacts.load_artifact(Path(candidate.artifact_path), expected_sha256=candidate.artifact_sha256)
+        except artifacts.ArtifactError as exc:
+            raise ModelVersionError(f"model version {version} cannot be the challenger: {exc}") from None
+    with transaction.atomic():
+        _challenger_switch(candidate=candidate, actor=actor)
+    logger.info("challenger model: %s", version or "none")
+    if candidate is not None:
+        candidate.refresh_from_db()
+    return candidate
+
+
+def _challenger_switch(*, candidate: ModelVersion | None, actor: Actor) -> None:
+    """Inside the caller's transaction: the challenger flag moves to candidate (or nowhere), with its event."""
+    current = ModelVersion.objects.select_for_update().filter(is_challenger=True).values_list("version", flat=True)
+    before = next(iter(current), None)
+    after = candidate.version if candidate is not None else None
+    if before == after:
+        return
+    ModelVersion.objects.filter(is_challenger=True).update(is_challenger=False)
+    if candidate is not None:
+        ModelVersion.objects.filter(pk=candidate.pk).update(is_challenger=True)
+    events_record(
+        actor=actor,
+        action=AuditAction.CHALLENGER_SET,
+        target_type="model_version",
+        changes=[Change(after or before, {"challenger": before}, {"challenger": after})],
+    )

@@ -1,4 +1,5 @@
-"""Verifying the audit: every stored prediction, recomputed from its stored features with its own model.
+"""Verifying the audit: every stored prediction (and challenger's shadow prediction), recomputed from its stored
+features with its own model.
 
 A stored prediction is reproducible when
 - its feature vector is the one the history gives as it stood when it was scored: the transactions
@@ -13,6 +14,7 @@ before label events were recorded (this release) cannot be recomputed; it is cou
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +26,10 @@ import numpy as np
 
 from model_package.features import history_window, transaction_features
 from model_package.predict import Model
-from predictions.models import AuditAction, AuditEvent, Label, ModelVersion, Prediction, Transaction
+from predictions.models import AuditAction, AuditEvent, Label, ModelVersion, Prediction, ShadowPrediction, Transaction
 from predictions.services.model_loader import ModelUnavailable, model_for_version
 from predictions.services.records import REASONS, reasons_of
+from predictions.services.shadow import SHADOW_REASONS
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +42,11 @@ class Difference:
     transaction_id: str
     model_version: str
     problem: str
+    kind: str = "prediction"  # or "shadow prediction": the challenger's
 
     def __str__(self) -> str:
-        return (
-            f"prediction {self.prediction_id} (transaction {self.transaction_id}, {self.model_version}): {self.problem}"
-        )
+        where = f"transaction {self.transaction_id}, {self.model_version}"
+        return f"{self.kind} {self.prediction_id} ({where}): {self.problem}"
 
 
 @dataclass
@@ -55,12 +58,20 @@ class VerifyResult:
 
 
 def predictions_verify(*, since: datetime | None = None, chunk_rows: int = CHUNK_ROWS, progress=None) -> VerifyResult:
-    """Recompute the stored predictions scored at or after `since` (all when None); report every difference."""
-    predictions = Prediction.objects.all()
+    """Recompute the stored predictions, and the challenger's shadow predictions, scored at or after `since`
+    (all when None); report every difference."""
+    querysets = {"prediction": Prediction.objects.all(), "shadow prediction": ShadowPrediction.objects.all()}
     if since is not None:
-        predictions = predictions.filter(scored_at__gte=since)
-    total = predictions.count()
+        querysets = {kind: rows.filter(scored_at__gte=since) for kind, rows in querysets.items()}
+    total = sum(rows.count() for rows in querysets.values())
     result = VerifyResult()
+    for kind, predictions in querysets.items():
+        _verify_kind(kind, predictions, result=result, chunk_rows=chunk_rows, progress=progress, total=total)
+    logger.info("rescore --verify: %d predictions checked, %d differences", result.checked, len(result.differences))
+    return result
+
+
+def _verify_kind(kind: str, predictions, *, result: VerifyResult, chunk_rows: int, progress, total: int) -> None:
     version_ids = predictions.order_by().values_list("model_version_id", flat=True).distinct()
     for model_version in ModelVersion.objects.filter(pk__in=list(version_ids)).order_by("registered_at"):
         rows = (
@@ -83,15 +94,14 @@ def predictions_verify(*, since: datetime | None = None, chunk_rows: int = CHUNK
             .iterator(chunk_size=chunk_rows)
         )
         checked = _verify_version(
-            model_version, rows, result=result, chunk_rows=chunk_rows, progress=progress, total=total
+            model_version, rows, kind=kind, result=result, chunk_rows=chunk_rows, progress=progress, total=total
         )
-        result.versions[model_version.version] = checked
-    logger.info("rescore --verify: %d predictions checked, %d differences", result.checked, len(result.differences))
-    return result
+        label = model_version.version if kind == "prediction" else f"{model_version.version} as shadow"
+        result.versions[label] = checked
 
 
 def _verify_version(
-    model_version: ModelVersion, rows, *, result: VerifyResult, chunk_rows: int, progress, total
+    model_version: ModelVersion, rows, *, kind: str, result: VerifyResult, chunk_rows: int, progress, total
 ) -> int:
     try:
         model = model_for_version(model_version)
@@ -101,9 +111,11 @@ def _verify_version(
     checked = 0
     for chunk in _chunks(rows, chunk_rows):
         if model is None:
-            result.differences += [Difference(pid, tid, model_version.version, problem) for pid, tid, *_ in chunk]
+            result.differences += [Difference(pid, tid, model_version.version, problem, kind) for pid, tid, *_ in chunk]
         else:
-            result.differences += _compare(model, model_version.version, chunk, result)
+            explain = REASONS if kind == "prediction" else SHADOW_REASONS
+            differences = _compare(model, model_version.version, chunk, result, explain=explain)
+            result.differences += [dataclasses.replace(difference, kind=kind) for difference in differences]
         checked += len(chunk)
         result.checked += len(chunk)
         if progress is not None:
@@ -111,7 +123,9 @@ def _verify_version(
     return checked
 
 
-def _compare(model: Model, version: str, chunk: list[tuple], result: VerifyResult) -> list[Difference]:
+def _compare(
+    model: Model, version: str, chunk: list[tuple], result: VerifyResult, *, explain: str = REASONS
+) -> list[Difference]:
     differences = []
     names = model.feature_names
     usable, vectors = [], []
@@ -129,7 +143,7 @@ def _compare(model: Model, version: str, chunk: list[tuple], result: VerifyResul
         vectors.append(features)
     if not usable:
         return differences
-    recomputed = model.score_many(np.asarray(vectors, dtype=np.float64), explain=REASONS)
+    recomputed = model.score_many(np.asarray(vectors, dtype=np.float64), explain=explain)
     for (pid, tid, score, decision, reasons), fresh in zip(usable, recomputed, strict=True):
         if fresh.score != score:
             differences.append(Difference(pid, tid, version, f"stored score {score!r}, recomputed {fresh.score!r}"))

@@ -1,8 +1,8 @@
 """Audit retention: the one path that deletes audit rows, and it logs what it deletes.
 
-Deleted, when older than the cutoff: predictions (by scored_at), then the scoring requests (by
-received_at) that no remaining prediction references, and reviews (by reviewed_at). Transactions
-and their labels stay: they are the history the features and the next model are made of.
+Deleted, when older than the cutoff: predictions and the challenger's shadow predictions (by scored_at),
+then the scoring requests (by received_at) that no remaining prediction references, and reviews (by
+reviewed_at). Transactions and their labels stay: they are the history the features and the next model are made of.
 Deletion runs in atomic chunks, so an interrupted purge leaves whole chunks and a re-run finishes it.
 
 Each chunk's transaction holds the database triggers' permit (models.audit_deletion_allowed) and writes
@@ -25,6 +25,7 @@ from predictions.models import (
     Prediction,
     Review,
     ScoringRequest,
+    ShadowPrediction,
     audit_deletion_allowed,
 )
 from predictions.services.events import Actor, Change, events_record
@@ -94,15 +95,23 @@ def _targets(cutoff: datetime):
     def predictions() -> QuerySet:
         return Prediction.objects.filter(scored_at__lt=cutoff)
 
+    def shadow_predictions() -> QuerySet:
+        return ShadowPrediction.objects.filter(scored_at__lt=cutoff)
+
     def requests() -> QuerySet:
         # With dry_run the old predictions are still there: judge by the predictions that will be kept.
-        return ScoringRequest.objects.filter(received_at__lt=cutoff).exclude(predictions__scored_at__gte=cutoff)
+        return (
+            ScoringRequest.objects.filter(received_at__lt=cutoff)
+            .exclude(predictions__scored_at__gte=cutoff)
+            .exclude(shadow_predictions__scored_at__gte=cutoff)
+        )
 
     def reviews() -> QuerySet:
         return Review.objects.filter(reviewed_at__lt=cutoff)
 
     return [
         ("predictions", predictions, "scored_at"),
+        ("shadow predictions", shadow_predictions, "scored_at"),
         ("scoring requests", requests, "received_at"),
         ("reviews", reviews, "reviewed_at"),
     ]

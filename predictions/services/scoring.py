@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 
 from model_package.features import FEATURE_NAMES, history_window, transaction_features
 from model_package.predict import Model
-from predictions.models import Label, ModelVersion, Prediction, Transaction
+from predictions.models import Label, ModelVersion, Prediction, ShadowPrediction, Transaction
 from predictions.services.audit import RequestAudit
 from predictions.services.integrity import signed
 from predictions.services.model_loader import active_model
@@ -43,6 +43,7 @@ from predictions.services.records import (
     transaction_row,
 )
 from predictions.services.row_sql import fetch_all, insert_row
+from predictions.services.shadow import shadow_score, shadow_store
 
 # The statuses the API answers with; stored on the request's audit row.
 STATUS_CREATED = 201
@@ -119,11 +120,17 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
     result = scoring_result(
         prediction, transaction_id=tx.transaction_id, model_version=model_version.version, request_id=audit.request_id
     )
+    shadows = shadow_score(
+        predictions=[prediction],
+        champion_names=model.feature_names,
+        recompute=lambda names: transaction_features_from_history(transaction_input, names=names)[np.newaxis, :],
+    )
     with _write_block():
         insert_row(signed(tx))
         prediction.request = scoring_request_create(audit=audit, status_code=STATUS_CREATED, response=result)
         prediction.transaction = tx  # its primary key, now that it has one
         insert_row(signed(prediction))
+        shadow_store(shadows, predictions=[prediction])
     audit.recorded = True
     return ScoreOutcome(result=result, replayed=False)
 
@@ -264,9 +271,15 @@ def _score_batch_once(*, transactions: Sequence[TransactionInput], audit: Reques
     results: dict[int, BatchItemResult] = {index: {**result, "replayed": True} for index, result in replays.items()}
     tx_rows: list[Transaction] = []
     predictions: list[Prediction] = []
+    shadows: list[ShadowPrediction] = []
     if new:
         model_version, model = active_model()
         tx_rows, predictions = _batch_predictions(new=new, model_version=model_version, model=model)
+        shadows = shadow_score(
+            predictions=predictions,
+            champion_names=model.feature_names,
+            recompute=lambda names: _batch_features(new, names=names),
+        )
         for (index, _), prediction in zip(new, predictions, strict=True):
             result = scoring_result(
                 prediction,
@@ -293,6 +306,7 @@ def _score_batch_once(*, transactions: Sequence[TransactionInput], audit: Reques
             prediction.transaction = prediction.transaction
             signed(prediction)
         Prediction.objects.bulk_create(predictions)
+        shadow_store(shadows, predictions=predictions)
     audit.recorded = True
     return BatchOutcome(result=body)
 
@@ -324,6 +338,19 @@ def _batch_predictions(
 ) -> tuple[list[Transaction], list[Prediction]]:
     """Unsaved Transaction and Prediction rows for the new items, in the order of `new`."""
     started = time.perf_counter()
+    matrix = _batch_features(new, names=model.feature_names)
+    scored = model.score_many(matrix, explain=REASONS)
+    latency_ms = (time.perf_counter() - started) * 1000.0 / len(new)
+    tx_rows = [transaction_row(item) for _, item in new]
+    predictions = [
+        prediction_row(tx, model_version=model_version, model=model, features=vector, scored=s, latency_ms=latency_ms)
+        for tx, vector, s in zip(tx_rows, matrix, scored, strict=True)
+    ]
+    return tx_rows, predictions
+
+
+def _batch_features(new: list[tuple[int, TransactionInput]], *, names: Sequence[str]) -> np.ndarray:
+    """The feature vectors (the features `names`) of the new batch items, one row each, in the order of `new`."""
     # Time order, as the offline feature table: an item's history includes the batch items before it.
     order = sorted(range(len(new)), key=lambda k: (new[k][1].timestamp, new[k][1].transaction_id))
     by_customer: dict[str, list[TransactionInput]] = defaultdict(list)
@@ -334,19 +361,11 @@ def _batch_predictions(
         item = new[k][1]
         earlier = by_customer[item.customer_id] + by_terminal[item.terminal_id]
         vectors[k] = transaction_features_from_history(
-            item, earlier_in_batch=_unique(earlier), stored=stored, names=model.feature_names
+            item, earlier_in_batch=_unique(earlier), stored=stored, names=names
         )
         by_customer[item.customer_id].append(item)
         by_terminal[item.terminal_id].append(item)
-    matrix = np.vstack([vectors[k] for k in range(len(new))])
-    scored = model.score_many(matrix, explain=REASONS)
-    latency_ms = (time.perf_counter() - started) * 1000.0 / len(new)
-    tx_rows = [transaction_row(item) for _, item in new]
-    predictions = [
-        prediction_row(tx, model_version=model_version, model=model, features=vector, scored=s, latency_ms=latency_ms)
-        for tx, vector, s in zip(tx_rows, matrix, scored, strict=True)
-    ]
-    return tx_rows, predictions
+    return np.vstack([vectors[k] for k in range(len(new))])
 
 
 def _unique(items: list[TransactionInput]) -> list[TransactionInput]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.core.management.base import CommandError
+
 from predictions.management.base import FraudsiteCommand, positive_int, since_bound, until_bound
 from predictions.services.evaluation import (
     DEFAULT_K,
@@ -19,7 +21,9 @@ class Command(FraudsiteCommand):
         "Evaluate a model version (default: the active one) on the transactions it scored, against the labels\n"
         "stored since (reviews, chargebacks): ROC AUC, average precision, card precision@k, and the precision\n"
         "and recall of each decision. Transactions whose label is still unknown are left out and counted.\n"
-        "--since/--until take a date (YYYY-MM-DD, --until includes that day) or an ISO 8601 time."
+        "--since/--until take a date (YYYY-MM-DD, --until includes that day) or an ISO 8601 time.\n"
+        "--compare: the live (champion) decisions against the challenger's shadow decisions, side by side, on\n"
+        "the transactions the challenger scored, and how many decisions would change."
     )
     example = "python manage.py evaluate_model --since 2026-03-01 --until 2026-03-31 --plots var/plots"
 
@@ -38,10 +42,18 @@ class Command(FraudsiteCommand):
             help=f"cards per day for card precision@k (default {DEFAULT_K})",
         )
         parser.add_argument(
+            "--compare",
+            action="store_true",
+            help="the live decisions against the challenger's, on the transactions the challenger scored",
+        )
+        parser.add_argument(
             "--plots", type=Path, metavar="DIR", help="write PNG precision-recall and score-histogram charts here"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["compare"]:
+            self._compare(options)
+            return
         evaluation = model_version_evaluate(
             version=options["model_version"], since=options["since"], until=options["until"], k=options["k"]
         )
@@ -51,4 +63,17 @@ class Command(FraudsiteCommand):
                 self.stdout.write(f"wrote {path}")
         self.summary(
             f"evaluated {evaluation.transactions:,} labelled transactions of model version {evaluation.version}"
+        )
+
+    def _compare(self, options: dict[str, Any]) -> None:
+        from predictions.services.comparison import BASELINE, CANDIDATE, challenger_compare, comparison_format
+
+        if options["model_version"] or options["plots"]:
+            raise CommandError("--compare compares the live decisions with the challenger's: no --version or --plots")
+        compared = challenger_compare(since=options["since"], until=options["until"], k=options["k"])
+        names = {BASELINE: f"live {compared.champion}", CANDIDATE: f"challenger {compared.challenger}"}
+        for line in comparison_format(compared.comparison, names=names):
+            self.stdout.write(line)
+        self.summary(
+            f"compared {compared.comparison.transactions:,} transactions scored by the challenger {compared.challenger}"
         )

@@ -35,7 +35,8 @@ class Command(FraudsiteCommand):
                 out=options["out"],
                 progress=progress,
             )
+        shadows = f" ({result.shadow_predictions:,} shadow)" if result.shadow_predictions else ""
         self.summary(
-            f"{result.requests:,} requests, {result.predictions:,} predictions, {result.reviews:,} reviews, "
+            f"{result.requests:,} requests, {result.predictions:,} predictions{shadows}, {result.reviews:,} reviews, "
             f"{result.events:,} events written to {options['out']} in {time.perf_counter() - began:.1f} s"
         )

@@ -15,7 +15,8 @@ COLUMNS = ("", "version", "algorithm", "trained", "AUC", "AP", "CP@k", "review",
 class Command(FraudsiteCommand):
     help = (
         "List the registered model versions, newest first, with their metrics on the test days (ROC AUC,\n"
-        "average precision, card precision@k) and decision thresholds. The active version is marked with *."
+        "average precision, card precision@k) and decision thresholds. The active version is marked with *,\n"
+        "the challenger with c."
     )
     example = "python manage.py list_models\npython manage.py activate_model $(python manage.py list_models --newest)"
 
@@ -35,13 +36,15 @@ class Command(FraudsiteCommand):
         rows = [COLUMNS, *(_row(version) for version in versions)]
         self.table(rows)
         active = next((v.version for v in versions if v.is_active), None)
-        self.summary(f"{len(versions)} model versions, active: {active or 'none'}")
+        challenger = next((v.version for v in versions if v.is_challenger), None)
+        shadow = f", challenger (c): {challenger}" if challenger else ""
+        self.summary(f"{len(versions)} model versions, active: {active or 'none'}{shadow}")
 
 
 def _row(version: ModelVersion) -> tuple[str, ...]:
     metrics = version.metrics  # the test window's headline figures (model_package.train)
     return (
-        "*" if version.is_active else "",
+        "*" if version.is_active else "c" if version.is_challenger else "",
         version.version,
         version.algorithm,
         f"{version.trained_at:%Y-%m-%d %H:%M}",

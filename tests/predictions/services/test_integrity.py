@@ -26,15 +26,19 @@ from predictions.services.retention import audit_purge
 pytestmark = pytest.mark.django_db
 
 ACTOR = Actor(name="tester", via="test")
-TRIGGERS = importlib.import_module("predictions.migrations.0009_audit_triggers")
+# The shadow table's triggers (0011) first: on PostgreSQL they use 0009's function.
+TRIGGERS = [
+    importlib.import_module(f"predictions.migrations.{name}") for name in ("0011_shadow_model", "0009_audit_triggers")
+]
 LATER = timedelta(minutes=5)  # seal as if the rows were old enough
 
 
 @pytest.fixture
 def without_triggers(db):
     with connection.cursor() as cursor:
-        for sql in TRIGGERS.drop_statements(connection.vendor):
-            cursor.execute(sql)
+        for migration in TRIGGERS:
+            for sql in migration.drop_statements(connection.vendor):
+                cursor.execute(sql)
 
 
 @pytest.fixture

@@ -84,6 +84,7 @@ def test_it_deletes_what_is_older_than_the_retention_and_keeps_the_rest(audit_ro
     assert result.cutoff == days_ago(200)
     assert [(item.table, item.rows) for item in result.items] == [
         ("predictions", 2),  # tx-400 and job-201
+        ("shadow predictions", 0),  # no challenger here
         ("scoring requests", 1),  # the 400-day request; the job's request is still referenced by job-199
         ("reviews", 1),  # reviewed 399 days ago
     ]
@@ -99,7 +100,7 @@ def test_a_dry_run_counts_the_same_rows_and_deletes_nothing(audit_rows):
 
     result = audit_purge(actor=ACTOR, older_than_days=200, now=NOW, dry_run=True)
 
-    assert [item.rows for item in result.items] == [2, 1, 1]
+    assert [item.rows for item in result.items] == [2, 0, 1, 1]
     assert remaining() == before
 
 
