@@ -6,7 +6,7 @@ Python process with the server, then posts new transactions for a fixed time: be
 the simulated day that follows the history (so the share of flagged scores, which are explained, is the
 model's own), each id made new with a suffix:
 
-- the floor: bench/wrk/hello.py, a bare WSGI "hello" under the same gunicorn, 16 connections;
+- the floor: bench/wrk/hello.py, a bare WSGI "hello" under the same gunicorn and gunicorn.conf.py, 16 connections;
 - fraudsite at 16 connections, then at 1 connection;
 - with --instances 2: two gunicorn masters on two ports (two hosts, one database, one cache), loaded at
   once with 8 connections each; their total beside the single instance.
@@ -178,7 +178,9 @@ def _free_port() -> int:
 def _start(
     app: list[str], env: dict[str, str], work: Path, port: int, args: argparse.Namespace, ready: str = ""
 ) -> subprocess.Popen:
-    command = [GUNICORN, *app, "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+    # The settings `make run` and production use (metrics in multiprocess mode, the access log), for the floor too.
+    command = [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), *app, "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(args.workers)]
     command += ["--error-logfile", str(work / f"gunicorn-{port}.log")]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     path = ready or "/api/v1/health/ready"  # also loads the model in the worker that answers

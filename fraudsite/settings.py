@@ -32,7 +32,7 @@ _PROXY_SSL_HEADER = env_header("SECURE_PROXY_SSL_HEADER")
 SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # A load balancer's health checks often reach the backend over plain http: answer them, don't redirect.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/"]
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -55,7 +55,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: an oversized API body is refused before any other middleware can read it.
+    # First: it times and counts every answer, the refusals of the middleware below included; it reads no body.
+    "fraudsite.observability.middleware.RequestObservationMiddleware",
+    # Then: an oversized API body is refused before any other middleware can read it.
     "predictions.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -222,11 +224,25 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# /metrics (fraudsite/observability): with a token, only `Authorization: Bearer <token>`; without, loopback only.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(f"METRICS_TOKEN must have 16 or more characters, got {len(METRICS_TOKEN)}")
+
+# plain: lines for people (gunicorn writes the access log). json: one JSON object a line, and one line per request
+# from fraudsite.requests with its request id (gunicorn.conf.py then turns gunicorn's access log off).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "fraudsite.observability.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # The request lines are the access log: written whatever LOG_LEVEL says, as gunicorn's would be.
+    "loggers": {"django.request": {"level": "ERROR"}, "fraudsite.requests": {"level": "INFO"}},
 }

@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from fraudsite.observability.views import metrics_view
 from predictions.api.errors import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Prometheus' default metrics_path; README, "Metrics and logs".
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("predictions.api.urls")),
     # Unknown /api/ paths: a JSON 404 even with DEBUG on, where Django's own 404 page is HTML.
     re_path(r"^api/", api_not_found),

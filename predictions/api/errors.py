@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from predictions.errors import DomainError
+from predictions.metrics import database_error
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +123,11 @@ def _describe(exc: Exception) -> tuple[int, str, str | None, dict[str, list[str]
     if isinstance(exc, ObjectDoesNotExist):
         return 404, "not_found", str(exc) or None, {}, {}
     if isinstance(exc, OperationalError | InterfaceError):
+        database_error(exc)
         logger.error("database unavailable: %s", exc)
         return 503, "database_unavailable", "The database cannot be reached.", {}, {"Retry-After": "5"}
     if isinstance(exc, DatabaseError):
+        database_error(exc)
         logger.exception("database error")
         return 500, "server_error", None, {}, {}
     logger.exception("unhandled error in an API view")

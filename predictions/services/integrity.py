@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from predictions.metrics import audit_row_written
 from predictions.models import (
     AuditAction,
     AuditEvent,
@@ -152,8 +153,13 @@ def _matches(stored: str, content: list[Any]) -> bool:
 
 
 def signed(row: models.Model) -> models.Model:
-    """The row with its digest set; call it just before the row is inserted, once every field is final."""
-    row.digest = digest(KINDS_BY_MODEL[type(row)].content(row))
+    """The row with its digest set; call it just before the row is inserted, once every field is final.
+
+    The row is counted in fraudsite_audit_rows_total when its transaction commits (predictions.metrics).
+    """
+    kind = KINDS_BY_MODEL[type(row)]
+    row.digest = digest(kind.content(row))
+    audit_row_written(kind.name)
     return row
 
 

@@ -19,6 +19,7 @@ from django.db import connection
 from model_package.artifacts import ArtifactError, load_artifact
 from model_package.features import check_feature_names
 from model_package.predict import Model
+from predictions import metrics
 from predictions.errors import DomainError
 from predictions.models import ModelVersion
 from predictions.services.row_sql import fetch_all
@@ -118,6 +119,7 @@ def _load(key: _CacheKey) -> Model:
     failed = _failures.get(key)
     if failed is not None and time.monotonic() - failed[0] < _RETRY_FAILED_LOAD_SECONDS:
         raise ModelUnavailable(failed[1])
+    started = time.perf_counter()
     try:
         model = load_artifact(Path(path), expected_sha256=sha256)
         _check_features(model)
@@ -127,9 +129,11 @@ def _load(key: _CacheKey) -> Model:
     except (ArtifactError, ModelUnavailable) as exc:
         message = f"model version {version} cannot be loaded: {exc}"
         _failures[key] = (time.monotonic(), message)
+        metrics.MODEL_LOAD_FAILURES.labels(version).inc()
         logger.error("%s", message)
         raise ModelUnavailable(message) from None
     _failures.pop(key, None)
+    metrics.MODEL_LOAD.labels(version).observe(time.perf_counter() - started)
     logger.info("model version %s loaded from %s", version, path)
     return model
 

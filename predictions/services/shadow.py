@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from model_package.predict import Model
+from predictions.metrics import challenger_failed
 from predictions.models import ModelVersion, Prediction, ShadowPrediction
 from predictions.services.integrity import signed
 from predictions.services.model_loader import ModelUnavailable, challenger_version, model_for_version
@@ -47,8 +48,9 @@ def shadow_failure_record(*, version: str, stage: str, error: str, exc_info: Bas
     """Count (and log, at most once a minute) a request on which the challenger was skipped.
 
     stage: "load" (its artifact cannot be loaded and verified) or "score" (it raised while scoring).
-    The metrics hook: a Prometheus counter belongs here, labelled by version and stage.
+    Counted in fraudsite_challenger_failures_total{model_version,stage} too (predictions.metrics).
     """
+    challenger_failed(version=version, stage=stage)
     key = (version, stage)
     now = time.monotonic()
     with _lock:

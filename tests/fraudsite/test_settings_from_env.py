@@ -58,6 +58,8 @@ def test_debug_may_run_without_a_secret_key(tmp_path):
         ({"SECRET_KEY": "s", "THROTTLE_SCORING": "fast"}, "THROTTLE_SCORING must look like '100/minute'"),
         ({"SECRET_KEY": "s", "DATABASE_URL": "nonsense://db"}, "DATABASE_URL"),
         ({"SECRET_KEY": "s", "FRAUDSITE_DEFAULT_CURRENCY": "euro"}, "FRAUDSITE_DEFAULT_CURRENCY"),
+        ({"SECRET_KEY": "s", "LOG_FORMAT": "xml"}, "LOG_FORMAT must be plain or json, got 'xml'"),
+        ({"SECRET_KEY": "s", "METRICS_TOKEN": "short"}, "METRICS_TOKEN must have 16 or more characters"),
         ({"SECRET_KEY": "s", "SECURE_HSTS_SECONDS": "1 year"}, "SECURE_HSTS_SECONDS must be an integer"),
         ({"SECRET_KEY": "s", "SECURE_HSTS_SECONDS": "-1"}, "SECURE_HSTS_SECONDS must be at least 0"),
         ({"SECRET_KEY": "s", "SECURE_HSTS_PRELOAD": "please"}, "SECURE_HSTS_PRELOAD must be a boolean"),

@@ -64,7 +64,9 @@ class LiveService:
         env = {**self.env, **env}
         log = self.log.with_name(f"gunicorn-{name}.stderr")
         port = _free_port()
-        with _gunicorn(env, port, log):
+        # Metrics files of its own: gunicorn empties the directory when it starts, which would lose the others'.
+        metrics = {"PROMETHEUS_MULTIPROC_DIR": str(self.log.with_name(f"prometheus-{name}"))}
+        with _gunicorn({**metrics, **env}, port, log):
             yield replace(self, port=port, log=log, env=env)
 
     @property
@@ -201,7 +203,8 @@ def _free_port() -> int:
 
 @contextmanager
 def _gunicorn(env: dict[str, str], port: int, log: Path) -> Iterator[None]:
-    command = [sys.executable, "-m", "gunicorn", "fraudsite.wsgi", "--bind", f"{HOST}:{port}", "--workers", "2"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "fraudsite.wsgi"]
+    command += ["--bind", f"{HOST}:{port}", "--workers", "2"]
     with log.open("wb") as stderr:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:

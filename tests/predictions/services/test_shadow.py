@@ -32,6 +32,7 @@ from predictions.services.model_versions import (
 )
 from predictions.services.rescoring import predictions_verify
 from predictions.services.retention import audit_purge
+from tests.fraudsite.test_metrics import scrape, value
 
 pytestmark = pytest.mark.django_db
 
@@ -151,6 +152,8 @@ def test_a_challenger_whose_artifact_breaks_is_skipped_logged_and_counted(
 ):
     ModelVersion.objects.filter(pk=challenger.pk).update(artifact_path="/nowhere/gone")
     caplog.set_level(logging.ERROR, logger="predictions.services.shadow")
+    failures = {"model_version": challenger.version, "stage": "load"}
+    before = value(scrape(), "fraudsite_challenger_failures_total", **failures)
 
     answers = [post(scoring_client, transaction_payload()) for _ in range(3)]
 
@@ -158,6 +161,7 @@ def test_a_challenger_whose_artifact_breaks_is_skipped_logged_and_counted(
     assert Prediction.objects.count() == 3
     assert ShadowPrediction.objects.count() == 0
     assert shadow.shadow_failures[(challenger.version, "load")] == 3
+    assert value(scrape(), "fraudsite_challenger_failures_total", **failures) - before == 3  # what /metrics shows
     # Logged once, not once a request.
     logged = [r.getMessage() for r in caplog.records if r.name == "predictions.services.shadow"]
     assert len(logged) == 1

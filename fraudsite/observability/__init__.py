@@ -1,0 +1,1 @@
+"""What the operator sees of a running service: Prometheus metrics at /metrics and one log line per request."""
