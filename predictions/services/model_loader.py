@@ -47,45 +47,53 @@ class ModelUnavailable(DomainError):
 
 def active_model() -> tuple[ModelVersion, Model]:
     """The active model version and its loaded, verified model; raises ModelUnavailable."""
-    # The row is read on every request, in SQL built once; the ModelVersion is rebuilt through the ORM only
-    # when the row differs from the last one this process saw (another version, or new thresholds).
-    global _active
-    row = fetch_all(_active_sql(connection.vendor), [True])
-    if not row:
+    active, challenger = _serving_versions()
+    _this_thread.challenger = challenger
+    if active is None:
         raise ModelUnavailable("no model version is active")
-    if _active is None or _active[0] != row[0]:
-        model_version = ModelVersion.objects.only(*_ACTIVE_COLUMNS).get(pk=row[0][0])
-        _active = (row[0], model_version)
-    model_version = _active[1]
-    return model_version, model_for_version(model_version)
-
-
-_ACTIVE_COLUMNS = ("id", "version", "artifact_path", "artifact_sha256", "thresholds")
-_active: tuple[tuple, ModelVersion] | None = None
-_challenger: tuple[tuple, ModelVersion] | None = None
-
-
-@functools.cache
-def _active_sql(vendor: str, flag: str = "is_active") -> str:
-    quote = connection.ops.quote_name
-    meta = ModelVersion._meta
-    columns = ", ".join(quote(meta.get_field(name).column) for name in _ACTIVE_COLUMNS)
-    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(flag)} = %s"
+    return active, model_for_version(active)
 
 
 def challenger_version() -> ModelVersion | None:
     """The challenger model version (load it with model_for_version); None when there is none.
 
-    Read on every scoring request, as the active version is, so that setting or removing the challenger
-    takes effect on the next request.
+    As of this thread's last active_model(): the scoring path reads both in the one query active_model makes,
+    so setting or removing the challenger takes effect on the next request without a query of its own.
     """
-    global _challenger
-    row = fetch_all(_active_sql(connection.vendor, "is_challenger"), [True])
-    if not row:
-        return None
-    if _challenger is None or _challenger[0] != row[0]:
-        _challenger = (row[0], ModelVersion.objects.only(*_ACTIVE_COLUMNS).get(pk=row[0][0]))
-    return _challenger[1]
+    if not hasattr(_this_thread, "challenger"):
+        _this_thread.challenger = _serving_versions()[1]
+    return _this_thread.challenger
+
+
+def _serving_versions() -> tuple[ModelVersion | None, ModelVersion | None]:
+    """The active and the challenger versions, read on every request in one query built once; each ModelVersion
+    is rebuilt through the ORM only when its row differs from the last one this process saw (another version,
+    or new thresholds)."""
+    active = challenger = None
+    for row in fetch_all(_serving_sql(connection.vendor), [True, True]):
+        is_active, columns = row[0], row[1:]
+        cached = _versions.get(is_active)
+        if cached is None or cached[0] != columns:
+            cached = _versions[is_active] = (columns, ModelVersion.objects.only(*_ACTIVE_COLUMNS).get(pk=columns[0]))
+        if is_active:
+            active = cached[1]
+        else:
+            challenger = cached[1]
+    return active, challenger
+
+
+_ACTIVE_COLUMNS = ("id", "version", "artifact_path", "artifact_sha256", "thresholds")
+_versions: dict[bool, tuple[tuple, ModelVersion]] = {}  # by is_active: the last row seen, and its ModelVersion
+_this_thread = threading.local()
+
+
+@functools.cache
+def _serving_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    meta = ModelVersion._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("is_active", *_ACTIVE_COLUMNS))
+    table, active, challenger = quote(meta.db_table), quote("is_active"), quote("is_challenger")
+    return f"SELECT {columns} FROM {table} WHERE {active} = %s OR {challenger} = %s"
 
 
 def model_for_version(model_version: ModelVersion) -> Model:
@@ -107,11 +115,11 @@ def model_for_version(model_version: ModelVersion) -> Model:
 
 def clear_cache() -> None:
     """Forget every loaded model (tests, and after an artifact was replaced on disk)."""
-    global _active, _challenger
     with _lock:
         _models.clear()
         _failures.clear()
-        _active = _challenger = None
+        _versions.clear()
+    _this_thread.__dict__.clear()
 
 
 def _load(key: _CacheKey) -> Model:
