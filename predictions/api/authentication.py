@@ -22,12 +22,24 @@ from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
 from knox.models import AuthToken
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from predictions.services.clients import key_remember, key_remembered
+
+WRONG_SCHEME = "Send the API key as `Authorization: Token <key>`: the Token scheme is the only one accepted."
 
 
 class ApiKeyAuthentication(TokenAuthentication):
     """`Authorization: Token <key>`; request.user is the client, request.auth its AuthToken row."""
+
+    def authenticate(self, request: Request) -> tuple[User, AuthToken] | None:
+        # knox passes over another scheme in silence, so `Bearer <key>` would get "credentials were not
+        # provided" and leave the client guessing: name the scheme instead. No cost on the Token path.
+        found = super().authenticate(request)
+        if found is None and request.META.get("HTTP_AUTHORIZATION"):
+            raise AuthenticationFailed(WRONG_SCHEME)
+        return found
 
     def authenticate_credentials(self, token: bytes) -> tuple[User, AuthToken]:
         seconds = settings.FRAUDSITE_AUTH_CACHE_SECONDS

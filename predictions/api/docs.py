@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -30,4 +34,13 @@ class SchemaView(_JSONErrors, SpectacularAPIView):
 
 
 class SwaggerView(_JSONErrors, SpectacularSwaggerView):
-    """Swagger UI over schema/."""
+    """Swagger UI over schema/: a page for people, so a visitor without credentials is sent to log in.
+
+    A wrong or unknown token is still a JSON 401: only a request that sent no credentials at all is
+    a visitor whose browser can log in, and comes back here after (`next=`).
+    """
+
+    def handle_exception(self, exc: Exception) -> Response | HttpResponseRedirect:
+        if isinstance(exc, NotAuthenticated):
+            return redirect_to_login(self.request.get_full_path(), login_url=reverse("admin:login"))
+        return super().handle_exception(exc)

@@ -122,7 +122,9 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def get_permissions(self) -> list[Any]:
         # By route, not action: a wrong method on the batch route is still a scoring client's 405.
-        if self.audit is not None:
+        # The action counts too where there is no audit: the browsable API asks, as a "create", whether to
+        # offer the scoring form on the list page, which an analyst may read but not post to.
+        if self.audit is not None or self.action in {"create", "batch"}:
             return [CanScore()]
         return [CanReadTransactions()]
 

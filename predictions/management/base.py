@@ -9,8 +9,10 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.db import OperationalError
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from model_package.errors import ModelPackageError
 from predictions.errors import DomainError
@@ -52,7 +55,8 @@ class FraudsiteCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> str | None:
         self._progress_enabled = not options.get("no_progress") and sys.stderr.isatty()
         try:
-            return super().execute(*args, **options)
+            with console_logging(verbosity=options.get("verbosity", 1)):
+                return super().execute(*args, **options)
         except CommandError:
             raise
         except (DomainError, ModelPackageError, OSError) as exc:
@@ -73,6 +77,21 @@ class FraudsiteCommand(BaseCommand):
     def summary(self, line: str) -> None:
         """The last line a command prints: what it did, in numbers."""
         self.stdout.write(self.style.SUCCESS(line))
+
+
+@contextmanager
+def console_logging(*, verbosity: int) -> Iterator[None]:
+    """While a command runs, its log lines on the console go above the progress bar, and INFO ones only at -v 2.
+
+    A service logs its outcome at INFO for the server's log; the command prints the same outcome as its
+    summary, so at the default verbosity the console shows it once. Warnings and errors always show.
+    tqdm.write (through logging_redirect_tqdm) clears the bar, writes the line and draws the bar again,
+    where a plain StreamHandler would write into the middle of the bar.
+    """
+    with logging_redirect_tqdm():
+        console = logging.getLogger().handlers[-1]  # logging_redirect_tqdm puts its handler last
+        console.setLevel(logging.INFO if verbosity >= 2 else logging.WARNING)
+        yield
 
 
 class ProgressBar:

@@ -84,6 +84,22 @@ def api_client_rotate(*, name: str, actor: Actor) -> str:
     return key
 
 
+def api_client_create_or_rotate(*, name: str, role: str, actor: Actor) -> tuple[bool, str]:
+    """Client `name` in `role` with a new key: created if missing, else rotated; returns (created, key).
+
+    Only a key's hash is stored, so a script that must obtain a working key on every run (the README's
+    examples, a deployment) cannot read the old one back: it gets a new one, and the old one stops working.
+    """
+    with transaction.atomic():
+        existing = User.objects.select_for_update().filter(username=name).first()
+        if existing is None:
+            return True, api_client_create(name=name, role=role, actor=actor)[1]
+        current = _client(name).groups.filter(name__in=ROLES).values_list("name", flat=True).first()
+        if current != role:
+            raise ApiClientError(f"API client {name!r} has the role {current}, not {role}: roles are not changed here")
+        return False, api_client_rotate(name=name, actor=actor)
+
+
 def api_client_revoke(*, name: str, actor: Actor) -> None:
     """Client `name` can no longer sign in: its key is deleted and the user deactivated."""
     with transaction.atomic():

@@ -16,6 +16,7 @@ from predictions.models import Decision, Label, ModelVersion, Prediction
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 DEFAULT_K = 100
 FLAGGED = "review or decline"
@@ -177,16 +178,24 @@ def _when(moment: datetime | None, default: str) -> str:
 
 def evaluation_plot(*, evaluation: Evaluation, directory: Path) -> list[Path]:
     """Write the precision-recall curve and the score histogram as PNG files in directory; return their paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, figure in evaluation_figures(evaluation=evaluation).items():
+        paths.append(directory / f"{evaluation.version}-{name}.png")
+        figure.savefig(paths[-1], format="png")
+    return paths
+
+
+def evaluation_figures(*, evaluation: Evaluation) -> dict[str, Figure]:
+    """The evaluation's charts by name: "precision-recall" and "score-histogram"."""
     # The object-oriented API draws with Agg and never touches pyplot's global state (safe in a server process).
     from matplotlib.figure import Figure
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{evaluation.version}"
-    paths = [directory / f"{stem}-precision-recall.png", directory / f"{stem}-score-histogram.png"]
-    _plot_precision_recall(evaluation, Figure(figsize=(6, 4.5), dpi=100)).savefig(paths[0], format="png")
-    _plot_histogram(evaluation, Figure(figsize=(6, 4.5), dpi=100)).savefig(paths[1], format="png")
-    return paths
+    return {
+        "precision-recall": _plot_precision_recall(evaluation, Figure(figsize=(6, 4.5), dpi=100)),
+        "score-histogram": _plot_histogram(evaluation, Figure(figsize=(6, 4.5), dpi=100)),
+    }
 
 
 def _plot_precision_recall(evaluation: Evaluation, figure):
@@ -202,7 +211,8 @@ def _plot_precision_recall(evaluation: Evaluation, figure):
     else:
         axes.text(0.5, 0.5, "no fraud labels yet", ha="center", va="center")
     axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
-    axes.set_title(f"Precision-recall, model {evaluation.version} ({evaluation.transactions} labelled)")
+    # Two lines: a version name is long, and tight_layout makes room above a title but never shortens it.
+    axes.set_title(f"Precision-recall ({evaluation.transactions:,} labelled)\nmodel {evaluation.version}")
     figure.tight_layout()
     return figure
 
@@ -221,6 +231,6 @@ def _plot_histogram(evaluation: Evaluation, figure):
     else:
         axes.text(0.5, 0.5, "no labelled predictions yet", ha="center", va="center")
     axes.set(xlabel="score", ylabel="transactions (log scale)", xlim=(0, 1))
-    axes.set_title(f"Scores by label, model {evaluation.version}")
+    axes.set_title(f"Scores by label\nmodel {evaluation.version}")
     figure.tight_layout()
     return figure

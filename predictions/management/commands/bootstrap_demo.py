@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
-
-from django.utils import timezone
 
 from predictions.management.base import FraudsiteCommand
 from predictions.services.demo import ADMIN, ANALYST, DemoBootstrap, DemoCredentials, demo_bootstrap
@@ -39,24 +36,31 @@ class Command(FraudsiteCommand):
 
     def _print_credentials(self, credentials: DemoCredentials) -> None:
         port = os.environ.get("PORT", "8000")
-        body = json.dumps(
-            {
-                "transaction_id": "try-1",
-                "timestamp": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "customer_id": "C00001",
-                "terminal_id": "T00001",
-                "amount": "42.00",
-            }
-        )
         lines = [
             "",
             f"  admin (superuser):       {ADMIN} / {credentials.admin_password}",
             f"  analyst (review queue):  {ANALYST} / {credentials.analyst_password}",
             f"  scoring client token:    {credentials.token}",
             "",
-            "  try it:",
-            f"  curl -H 'Authorization: Token {credentials.token}' -H 'Content-Type: application/json' \\",
-            f"       -d '{body}' http://127.0.0.1:{port}/api/v1/transactions/",
+            "  try it (a new transaction each time; the same second twice is a replay):",
+            *(f"  {line}" for line in try_it_lines(token=credentials.token, port=port)),
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def try_it_lines(*, token: str, port: str) -> list[str]:
+    """A shell snippet that scores one transaction, and again on every run: its id is the time it is sent.
+
+    A fixed id would answer 409 the second time, because the timestamp (which must be recent for the
+    history to count) changes between runs.
+    """
+    body = (
+        '{"transaction_id": "try-\'$NOW\'", "timestamp": "\'$NOW\'", '
+        '"customer_id": "C00001", "terminal_id": "T00001", "amount": "42.00"}'
+    )
+    return [
+        "NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+        f"curl -s -H 'Authorization: Token {token}' -H 'Content-Type: application/json' \\",
+        f"     -d '{body}' http://127.0.0.1:{port}/api/v1/transactions/",
+    ]

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import itertools
 import json
 import stat
+import subprocess
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -9,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from predictions.models import ModelVersion, Transaction
 from predictions.services.clients import api_client_key_is_current
@@ -89,3 +93,29 @@ def test_a_key_that_no_longer_works_is_rotated_and_the_new_one_printed(run, var_
     assert key != first
     assert api_client_key_is_current(name="demo-client", key=key)
     assert f"scoring client token:    {key}" in again.out
+
+
+def _try_it_body(out: str) -> dict:
+    """The body that the printed "try it" snippet sends, as bash evaluates it now (curl replaced by a stub)."""
+    lines = itertools.takewhile(lambda line: line.startswith("  "), out.split("try it")[1].splitlines()[1:])
+    snippet = "\n".join(line.strip() for line in lines)
+    stub = 'curl() { while [ $# -gt 0 ]; do if [ "$1" = -d ]; then printf %s "$2"; fi; shift; done; }\n'
+    done = subprocess.run(["bash", "-c", stub + snippet], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.django_db
+def test_the_printed_try_it_scores_a_new_transaction_on_every_run(run, var_dir, active_model_version):
+    ran = run("bootstrap_demo")
+    token = json.loads((var_dir / "demo-credentials.json").read_text())["demo-client-key"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    first = _try_it_body(ran.out)
+    time.sleep(1.1)  # the snippet's id is the second it is sent
+    second = _try_it_body(run("bootstrap_demo").out)
+
+    assert "http://127.0.0.1:8000/api/v1/transactions/" in ran.out
+    assert client.post("/api/v1/transactions/", first, format="json").status_code == 201
+    assert client.post("/api/v1/transactions/", second, format="json").status_code == 201
+    assert client.post("/api/v1/transactions/", first, format="json").status_code == 200  # the same second: a replay

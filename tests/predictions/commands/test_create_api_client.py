@@ -136,10 +136,8 @@ def test_list_api_clients_shows_role_state_and_prefix_but_never_the_key():
         (("new-one",), "--role is required for a new client: one of scoring, analyst"),
         (("nobody", "--rotate"), "no API client named 'nobody' (list_api_clients shows them)"),
         (("taken", "--revoke"), "no API client named 'taken' (list_api_clients shows them)"),
-        (
-            ("taken", "--rotate", "--role", "analyst"),
-            "--role is for a new client; --rotate and --revoke keep the client's role",
-        ),
+        (("taken", "--revoke", "--role", "analyst"), "--role is for a new client; --revoke keeps the client's role"),
+        (("taken", "--rotate", "--role", "analyst"), "no API client named 'taken' (list_api_clients shows them)"),
     ],
 )
 def test_it_refuses_with_a_one_line_reason_and_changes_nothing(args, message):
@@ -153,3 +151,30 @@ def test_it_refuses_with_a_one_line_reason_and_changes_nothing(args, message):
     assert User.objects.count() == 1
     assert AuthToken.objects.count() == 0
     assert AuditEvent.objects.count() == 0
+
+
+def test_role_and_rotate_give_a_working_key_on_every_run_and_only_the_last_one_works():
+    """The README's `create_api_client fraud-desk --role analyst --rotate`, run twice."""
+    first = run("fraud-desk", "--role", "analyst", "--rotate")
+    second = run("fraud-desk", "--role", "analyst", "--rotate")
+
+    assert first[0] == "Created API client 'fraud-desk' with role analyst. Its key:"
+    assert second[0] == "API client 'fraud-desk' has a new key. Its key:"
+    assert _client(first[-1]).get("/api/v1/transactions/").status_code == 401
+    assert _client(second[-1]).get("/api/v1/transactions/").status_code == 200
+    assert User.objects.filter(username="fraud-desk").count() == 1
+    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
+        "client.created",
+        "client.rotated",
+    ]
+
+
+def test_role_and_rotate_refuse_to_change_an_existing_clients_role():
+    key = run("acme", "--role", "scoring")[-1]
+
+    with pytest.raises(CommandError) as refused:
+        run("acme", "--role", "analyst", "--rotate")
+
+    assert str(refused.value) == "API client 'acme' has the role scoring, not analyst: roles are not changed here"
+    assert AuthToken.objects.get().digest  # the one key is still there
+    assert _client(key).get("/api/v1/models/").status_code == 403  # and still signs in as the scoring client

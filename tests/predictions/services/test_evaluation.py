@@ -9,7 +9,12 @@ import pytest
 from django.utils import timezone
 
 from predictions.models import ModelVersion, Prediction, Transaction
-from predictions.services.evaluation import EvaluationError, evaluation_plot, model_version_evaluate
+from predictions.services.evaluation import (
+    EvaluationError,
+    evaluation_figures,
+    evaluation_plot,
+    model_version_evaluate,
+)
 
 DAY_1 = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
 DAY_2 = DAY_1 + timedelta(days=1)
@@ -172,3 +177,19 @@ def test_plots_of_a_version_without_labels_still_render(db, tmp_path):
 
     assert (evaluation.transactions, evaluation.auc, evaluation.card_precision_at_k) == (0, None, None)
     assert all(path.exists() for path in evaluation_plot(evaluation=evaluation, directory=tmp_path))
+
+
+def test_every_chart_title_fits_in_its_image_with_a_long_version_name(db):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    version = make_version("hgb-20261203T072247Z-c71d3074", is_active=True)
+    store(
+        [("a", DAY_1, "C1", 0.9, "decline", "fraud"), ("b", DAY_1, "C2", 0.1, "approve", "legitimate")], version=version
+    )
+
+    for figure in evaluation_figures(evaluation=model_version_evaluate(k=1)).values():
+        renderer = FigureCanvasAgg(figure).get_renderer()  # as savefig draws a PNG
+        title = figure.axes[0].title
+        box = title.get_window_extent(renderer)
+        assert "hgb-20261203T072247Z-c71d3074" in title.get_text()
+        assert box.x0 >= 0 and box.x1 <= figure.bbox.width and box.y1 <= figure.bbox.height
