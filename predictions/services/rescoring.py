@@ -85,6 +85,7 @@ def _verify_kind(kind: str, predictions, *, result: VerifyResult, chunk_rows: in
                 "features",
                 "reasons",
                 "scored_at",
+                "request_id",
                 "transaction_id",
                 "transaction__timestamp",
                 "transaction__customer_id",
@@ -129,11 +130,13 @@ def _compare(
     differences = []
     names = model.feature_names
     usable, vectors = [], []
-    for pid, tid, score, decision, features, reasons, scored_at, *transaction in chunk:
+    for pid, tid, score, decision, features, reasons, scored_at, request_id, *transaction in chunk:
         if not isinstance(features, list) or len(features) != len(names):
             differences.append(Difference(pid, tid, version, "stored features do not match the model's feature list"))
             continue
-        recomputed = _features_as_scored(*transaction, scored_at=scored_at, names=names)
+        recomputed = _features_as_scored(
+            *transaction, scored_at=scored_at, names=names, transaction_id=tid, request_id=request_id
+        )
         if recomputed is None:
             result.features_unknown += 1
         elif recomputed.tolist() != features:
@@ -165,16 +168,25 @@ def _features_as_scored(
     *,
     scored_at: datetime,
     names: Sequence[str],
+    transaction_id: str | None = None,
+    request_id: int | None = None,
 ) -> np.ndarray | None:
     """The feature vector (the features `names`) of a stored transaction from the history as it stood at
-    scored_at; None when a label of that history then is not known."""
+    scored_at; None when a label of that history then is not known.
+
+    A batch or a file (one request) scores its items in (timestamp, transaction_id) order, each seeing the items
+    before it: of the request's items at this transaction's very moment, only those with a smaller id count.
+    """
     window = history_window(timestamp)
     stored_by_then = Transaction.objects.filter(created_at__lte=scored_at)
-    customer = (
-        stored_by_then.filter(customer_id=customer_id, timestamp__gt=window.customer_since, timestamp__lte=timestamp)
-        .exclude(pk=pk)
-        .values_list("timestamp", "amount")
-    )
+    customer = stored_by_then.filter(
+        customer_id=customer_id, timestamp__gt=window.customer_since, timestamp__lte=timestamp
+    ).exclude(pk=pk)
+    if request_id is not None:
+        customer = customer.exclude(
+            timestamp=timestamp, transaction_id__gt=transaction_id, predictions__request_id=request_id
+        )
+    customer = customer.values_list("timestamp", "amount")
     terminal = stored_by_then.filter(
         terminal_id=terminal_id, timestamp__gte=window.terminal_since, timestamp__lt=window.terminal_until
     ).values_list("transaction_id", "timestamp", "label", "labelled_at")

@@ -201,3 +201,29 @@ def test_an_older_models_predictions_verify_with_its_own_feature_list(
 
     assert {len(p.features) for p in Prediction.objects.all()} == {15}
     assert (result.versions, result.differences) == ({legacy.version: scored}, [])
+
+
+def test_batch_items_of_one_customer_at_one_time_verify(db, active_model_version, scoring_client, transaction_payload):
+    # A batch's items see the earlier items of the batch, in (timestamp, transaction_id) order: of two items of
+    # one customer at the same moment, the second counts the first, not the other way round. A later request at
+    # that moment counts both, as it counts every stored row up to its time. rescore --verify used to give the
+    # first item its tied sibling too, and reported a difference that was not one.
+    moment = (timezone.now() - timedelta(minutes=5)).isoformat()
+    items = [
+        transaction_payload(transaction_id=tid, timestamp=moment, customer_id="C7", amount=amount)
+        for tid, amount in (("tie-a", "20.00"), ("tie-b", "900.00"))
+    ]
+    batch = scoring_client.post("/api/v1/transactions/batch/", {"items": items}, format="json")
+    assert batch.status_code == 201, batch.content
+    later = transaction_payload(transaction_id="tie-0", timestamp=moment, customer_id="C7", amount="50.00")
+    assert scoring_client.post("/api/v1/transactions/", later, format="json").status_code == 201
+    first, second, third = (
+        Prediction.objects.get(transaction__transaction_id=tid).named_features["CUSTOMER_ID_NB_TX_1DAY_WINDOW"]
+        for tid in ("tie-a", "tie-b", "tie-0")
+    )
+    assert (first, second, third) == (1.0, 2.0, 3.0)  # the transaction itself included
+
+    result = predictions_verify()
+
+    assert result.checked == 3
+    assert result.differences == []
