@@ -224,8 +224,9 @@ def make_run(checker: Checker) -> tuple[subprocess.Popen[bytes], str]:
         checker.check(f"make run: {step}", [] if done.returncode == 0 else [_last_lines(done.stderr)])
         bootstrap = done.stdout if "bootstrap_demo" in step else bootstrap
     log = open(checker.root / "var" / "gunicorn.log", "ab")  # noqa: SIM115 - open while the server runs
+    command = [".venv/bin/gunicorn", "-c", "gunicorn.conf.py", "fraudsite.wsgi"]  # as make run starts it
     server = subprocess.Popen(
-        [".venv/bin/gunicorn", "fraudsite.wsgi", "--bind", f"127.0.0.1:{checker.port}", "--workers", "2"],
+        [*command, "--bind", f"127.0.0.1:{checker.port}", "--workers", "2"],
         cwd=checker.root,
         env=checker.environment,
         stdout=log,
