@@ -148,6 +148,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date format in the admin (fraudsite/formats/en/formats.py): ISO dates, 24-hour UTC times.
+FORMAT_MODULE_PATH = ["fraudsite.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

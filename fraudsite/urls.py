@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, reverse_lazy
 
 from fraudsite.observability.views import metrics_view
 from predictions.api.errors import api_not_found
+
+# The admin's "View site" link: the site has no pages of its own beyond the admin and the API.
+admin.site.site_url = reverse_lazy("docs")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -1,5 +1,5 @@
 """Reads for the analyst workflow: the review queue, the API's transaction reads, a transaction's context,
-the dashboard figures."""
+the dashboard figures, its daily series and the active model's drift."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from predictions.models import Decision, Label, Prediction, Review, Transaction
+from predictions.models import Decision, Label, ModelVersion, Prediction, Review, Transaction
 
 FLAGGED_DECISIONS = (Decision.REVIEW, Decision.DECLINE)
 CUSTOMER_HISTORY_DAYS = 30  # the admin's transaction page: how far back the customer's history goes
@@ -195,3 +196,101 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
         queue_by_decision={decision.value: by_decision.get(decision.value, 0) for decision in FLAGGED_DECISIONS},
         oldest_unreviewed=queue.order_by("scored_at", "pk").first(),
     )
+
+
+CHART_DAYS = 30  # the dashboard's charts: how many days back
+DRIFT_SAMPLE = 5_000  # the active model's latest predictions compared with its training data
+
+
+@dataclass(frozen=True)
+class DailyActivity:
+    """One UTC day of the dashboard's charts. Precision counts the day's flagged transactions by label."""
+
+    day: date
+    scored: int = 0
+    flagged: int = 0
+    reviewed: int = 0
+    confirmed_fraud: int = 0
+    flagged_labelled: int = 0
+    flagged_fraud: int = 0
+
+    @property
+    def flag_precision(self) -> float | None:
+        return self.flagged_fraud / self.flagged_labelled if self.flagged_labelled else None
+
+
+def daily_activity(*, now: datetime | None = None, days: int = CHART_DAYS) -> list[DailyActivity]:
+    """The last `days` UTC days up to today, oldest first, each with its counts (zeros for a quiet day)."""
+    today = (now or timezone.now()).astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    flagged = Q(decision__in=FLAGGED_DECISIONS)
+    predictions = (
+        Prediction.objects.filter(scored_at__gte=start)
+        .annotate(day=TruncDate("scored_at", tzinfo=UTC))
+        .values("day")
+        .annotate(
+            scored=Count("pk"),
+            flagged=Count("pk", filter=flagged),
+            flagged_labelled=Count("transaction", filter=flagged & ~Q(transaction__label=Label.UNKNOWN), distinct=True),
+            flagged_fraud=Count("transaction", filter=flagged & Q(transaction__label=Label.FRAUD), distinct=True),
+        )
+        .order_by()
+    )
+    reviews = (
+        Review.objects.filter(reviewed_at__gte=start)
+        .annotate(day=TruncDate("reviewed_at", tzinfo=UTC))
+        .values("day")
+        .annotate(
+            reviewed=Count("transaction", distinct=True),
+            confirmed_fraud=Count("transaction", filter=Q(outcome=Label.FRAUD), distinct=True),
+        )
+        .order_by()
+    )
+    counts: dict[date, dict[str, int]] = {first + timedelta(days=i): {} for i in range(days)}
+    for row in [*predictions, *reviews]:
+        counts.setdefault(row.pop("day"), {}).update(row)
+    return [DailyActivity(day=day, **values) for day, values in sorted(counts.items()) if day >= first]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The active model's recent scores and features against its training reference (model_package.drift)."""
+
+    model_version: str | None
+    rows: int  # recent predictions compared
+    reference: dict | None  # None: the model was trained before references were kept
+    scores: list[float]
+    psi: dict[str, float]  # "score" first, then each feature in the model's order
+
+
+def active_model_drift(*, now: datetime | None = None, days: int = CHART_DAYS, sample: int = DRIFT_SAMPLE) -> Drift:
+    """PSI of the active model's score and features over its latest `sample` predictions of the last `days` days."""
+    # Imported here: the admin imports this module at start-up, and commands start without numpy.
+    import numpy as np
+
+    from model_package.drift import bin_shares, psi
+
+    version = ModelVersion.objects.filter(is_active=True).first()
+    if version is None:
+        return Drift(model_version=None, rows=0, reference=None, scores=[], psi={})
+    since = (now or timezone.now()) - timedelta(days=days)
+    rows = list(
+        Prediction.objects.filter(model_version=version, scored_at__gte=since)
+        .order_by("-scored_at")
+        .values_list("score", "features")[:sample]
+    )
+    reference = (version.metrics or {}).get("reference")
+    scores = [score for score, _ in rows]
+    if not reference or not rows:
+        return Drift(model_version=version.version, rows=len(rows), reference=reference, scores=scores, psi={})
+    values = {"score": np.asarray(scores, dtype=np.float64)}
+    matrix = np.asarray([features for _, features in rows], dtype=np.float64)
+    values.update({name: matrix[:, i] for i, name in enumerate(version.feature_names)})
+    distributions = {"score": reference["score"], **reference["features"]}
+    drift = {
+        name: psi(distributions[name]["shares"], bin_shares(values[name], distributions[name]["edges"]))
+        for name in values
+        if name in distributions
+    }
+    return Drift(model_version=version.version, rows=len(rows), reference=reference, scores=scores, psi=drift)

@@ -29,6 +29,7 @@ from predictions.services.model_versions import (
 ACTIVATE_PERMISSION = "predictions.activate_modelversion"
 COMPARE_DAYS = 30  # the model version page compares a challenger on this many days of shadow predictions
 # The headline metrics, as model_package.evaluate names them; the page shows every metric stored.
+DRIFT_REFERENCE = "reference"  # model_package.train keeps it in the metrics
 HEADLINE_METRICS = {"auc": "AUC", "average_precision": "AP", "card_precision_at_k": "CP@k"}
 
 
@@ -151,8 +152,10 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     @admin.display(description="metrics and thresholds")
     def metrics_and_thresholds(self, version: ModelVersion):
         """Two tables next to each other: every stored metric, and the thresholds decisions are taken with."""
+        # The drift reference (binned training distributions) is data for the dashboard, not a metric.
+        metrics = {name: value for name, value in version.metrics.items() if name != DRIFT_REFERENCE}
         metric_rows = format_html_join(
-            "", "<tr><th>{}</th><td>{}</td></tr>", ((n, shown(v)) for n, v in flat_metrics(version.metrics))
+            "", "<tr><th>{}</th><td>{}</td></tr>", ((n, shown(v)) for n, v in flat_metrics(metrics))
         )
         threshold_rows = format_html_join(
             "",

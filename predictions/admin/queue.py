@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
 
 from predictions.admin.base import ReadOnlyAdmin, can_review
 from predictions.models import Decision, Label, ReviewQueueItem
 from predictions.selectors import ReviewState, review_queue
 from predictions.services.reviews import review_record_bulk
+
+
+def waited(age: timedelta) -> str:
+    """How long an item has waited, in its largest unit and short, so the column stays narrow: 12 min, 3 h, 2 d."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{max(minutes, 0)}\xa0min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}\xa0h"
+    return f"{minutes // (24 * 60)}\xa0d"
+
+
+BULK_VERDICTS = {Label.FRAUD.value: "confirmed as fraud", Label.LEGITIMATE.value: "marked legitimate"}
 
 
 class DecisionFilter(admin.SimpleListFilter):
@@ -142,23 +157,45 @@ class ReviewQueueAdmin(ReadOnlyAdmin):
 
     @admin.display(description="in queue for", ordering="-scored_at")
     def age(self, item: ReviewQueueItem) -> str:
-        return timesince(item.scored_at, timezone.now(), depth=1)
+        return waited(timezone.now() - item.scored_at)
 
     @admin.display(description="label", ordering="transaction__label")
     def label(self, item: ReviewQueueItem) -> str:
         return item.transaction.get_label_display()
 
     @admin.action(description="Confirm fraud", permissions=["review"])
-    def confirm_fraud(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._review(request, queryset, outcome=Label.FRAUD, verdict="confirmed as fraud")
+    def confirm_fraud(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._review(request, queryset, action="confirm_fraud", outcome=Label.FRAUD)
 
     @admin.action(description="Mark legitimate", permissions=["review"])
-    def mark_legitimate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._review(request, queryset, outcome=Label.LEGITIMATE, verdict="marked legitimate")
+    def mark_legitimate(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._review(request, queryset, action="mark_legitimate", outcome=Label.LEGITIMATE)
 
-    def _review(self, request: HttpRequest, queryset: QuerySet, *, outcome: str, verdict: str) -> None:
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet, *, action: str, outcome: str
+    ) -> TemplateResponse | None:
+        """A verdict on many transactions is asked twice: the first post shows them, the confirmation records."""
+        items = list(queryset)
+        if request.POST.get("post") != "yes":
+            return self._confirmation(request, items, action=action, outcome=outcome)
         reviews = review_record_bulk(
-            transactions=[item.transaction for item in queryset], reviewer=request.user, outcome=outcome, via="admin"
+            transactions=[item.transaction for item in items], reviewer=request.user, outcome=outcome, via="admin"
         )
         count = len(reviews)
+        verdict = BULK_VERDICTS[outcome]
         self.message_user(request, f"{count} transaction{'s' if count != 1 else ''} {verdict}.", messages.SUCCESS)
+        return None
+
+    def _confirmation(self, request: HttpRequest, items: list, *, action: str, outcome: str) -> TemplateResponse:
+        verdict = BULK_VERDICTS[outcome]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Are you sure? {len(items)} transaction{pluralize(len(items))} to be {verdict}",
+            "opts": self.opts,
+            "items": items,
+            "action": action,
+            "outcome": outcome,
+            "verdict": verdict,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/predictions/reviewqueueitem/review_confirmation.html", context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,10 +15,12 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from predictions.admin.base import ReadOnlyAdmin, can_review
+from predictions.admin.reasons import reasons_in_words
 from predictions.models import Label, Prediction, Transaction
 from predictions.rules import NOTES_MAX_LENGTH
 from predictions.selectors import (
     customer_history,
+    review_queue,
     terminal_fraud_rate,
     transaction_latest_prediction,
     transaction_reviews,
@@ -25,10 +28,14 @@ from predictions.selectors import (
 from predictions.services.reviews import ReviewError, review_record
 
 VERDICTS = {Label.FRAUD.value: "confirmed as fraud", Label.LEGITIMATE.value: "marked legitimate"}
+HISTORY_SHOWN = 10  # the customer's latest transactions on the page; the link lists them all
+SAVE_AND_NEXT = "_next"  # the name of the "Save and next" button
 
 
 class ReviewForm(forms.Form):
-    outcome = forms.ChoiceField(choices=[(Label.FRAUD, "Confirm fraud"), (Label.LEGITIMATE, "Mark legitimate")])
+    outcome = forms.ChoiceField(
+        choices=[(Label.FRAUD, "Confirm fraud"), (Label.LEGITIMATE, "Mark legitimate")], widget=forms.RadioSelect
+    )
     notes = forms.CharField(
         required=False,
         max_length=NOTES_MAX_LENGTH,
@@ -68,13 +75,18 @@ class TransactionAdmin(ReadOnlyAdmin):
     def review_context(self, request: HttpRequest, transaction: Transaction) -> dict:
         """What the analyst needs to decide: the model's view, the reviews so far, the customer and terminal."""
         prediction = transaction_latest_prediction(transaction=transaction)
+        features = feature_rows(prediction) if prediction else []
         return {
             "prediction": prediction,
-            "features": feature_rows(prediction) if prediction else [],
+            "features": features,
+            "reasons": reasons_in_words(prediction.reasons, dict(features)) if prediction else [],
             "reviews": list(transaction_reviews(transaction=transaction)),
             "customer_history": list(
-                customer_history(customer_id=transaction.customer_id, until=transaction.timestamp)
+                customer_history(customer_id=transaction.customer_id, until=transaction.timestamp, limit=HISTORY_SHOWN)
             ),
+            "history_shown": HISTORY_SHOWN,
+            "customer_list_url": self._changelist_url(customer_id=transaction.customer_id),
+            "terminal_list_url": self._changelist_url(terminal_id=transaction.terminal_id),
             "terminal_rate": terminal_fraud_rate(terminal_id=transaction.terminal_id, until=transaction.timestamp),
             "can_review": can_review(request),
             "review_form": ReviewForm(),
@@ -82,11 +94,24 @@ class TransactionAdmin(ReadOnlyAdmin):
         }
 
     @staticmethod
+    def _changelist_url(**lookup: str) -> str:
+        return f"{reverse('admin:predictions_transaction_changelist')}?{urlencode(lookup)}"
+
+    @staticmethod
     def queue_url() -> str:
         return reverse("admin:predictions_reviewqueueitem_changelist")
 
+    def next_url(self, request: HttpRequest) -> str:
+        """The page of the queue's next item (highest score not yet reviewed), or the queue when it is empty."""
+        next_transaction = review_queue().values_list("transaction_id", flat=True).first()
+        if next_transaction is None:
+            self.message_user(request, "The queue is empty: nothing left to review.", messages.INFO)
+            return self.queue_url()
+        return reverse("admin:predictions_transaction_change", args=[next_transaction])
+
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """POST the review form: record the review, then go back to the queue for the next item."""
+        """POST the review form: record the review, then open the queue's next item ("Save and next")
+        or go back to the queue ("Save")."""
         return require_POST(self._review)(request, object_id)
 
     def _review(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -105,4 +130,4 @@ class TransactionAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(reverse("admin:predictions_transaction_change", args=[transaction.pk]))
         verdict = VERDICTS[form.cleaned_data["outcome"]]
         self.message_user(request, f"{transaction.transaction_id} {verdict}.", messages.SUCCESS)
-        return HttpResponseRedirect(self.queue_url())
+        return HttpResponseRedirect(self.next_url(request) if SAVE_AND_NEXT in request.POST else self.queue_url())

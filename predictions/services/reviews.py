@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction as db_transaction
 from django.utils import timezone
@@ -40,6 +41,15 @@ def _check_review(*, outcome: str, notes: str) -> None:
         raise ReviewError(f"notes: {rules.NOTES_MESSAGE}")
 
 
+def _admin_log(*, reviewer: AbstractBaseUser, transactions: list[Transaction], outcome: str) -> None:
+    """The admin's own history (its "Recent actions" box and each transaction's History page), beside the
+    AuditEvent that label_record writes: the AuditEvent is the record, this is the analyst's trail."""
+    if transactions:
+        LogEntry.objects.log_actions(
+            user_id=reviewer.pk, queryset=transactions, action_flag=CHANGE, change_message=f"Reviewed: {outcome}."
+        )
+
+
 def review_record(
     *, transaction: Transaction, reviewer: AbstractBaseUser, outcome: str, notes: str = "", via: str
 ) -> Review:
@@ -63,6 +73,7 @@ def review_record(
             )
         except LabelError as exc:  # cannot happen after _check_review; keep the one error type for callers
             raise ReviewError(str(exc)) from None
+        _admin_log(reviewer=reviewer, transactions=[transaction], outcome=outcome)
     logger.info("transaction %s reviewed as %s by %s", transaction.transaction_id, outcome, reviewer)
     return review
 
@@ -86,6 +97,7 @@ def review_record_bulk(
             labelled_at=now,
             actor=Actor.user(reviewer, via=via),
         )
+        _admin_log(reviewer=reviewer, transactions=transactions, outcome=outcome)
     logger.info("%d transactions reviewed as %s by %s", len(reviews), outcome, reviewer)
     return reviews
 

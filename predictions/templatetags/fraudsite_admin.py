@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import template
 
 from predictions.selectors import Dashboard, dashboard_figures
+
+if TYPE_CHECKING:
+    from predictions.admin.charts import DashboardCharts
 
 register = template.Library()
 
@@ -18,3 +23,14 @@ def review_dashboard(context: template.Context) -> Dashboard | None:
     if request is None or not request.user.has_perm(DASHBOARD_PERMISSION):
         return None
     return dashboard_figures()
+
+
+@register.simple_tag(takes_context=True)
+def review_charts(context: template.Context) -> DashboardCharts | None:
+    """The dashboard's charts of the last 30 days, for the same users as review_dashboard."""
+    request = context.get("request")
+    if request is None or not request.user.has_perm(DASHBOARD_PERMISSION):
+        return None
+    from predictions.admin.charts import dashboard_charts  # numpy and matplotlib: loaded on the first visit
+
+    return dashboard_charts()

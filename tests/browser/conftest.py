@@ -38,7 +38,7 @@ def chromium():
 
 @pytest.fixture
 def page(chromium):
-    context = chromium.new_context(viewport={"width": 1440, "height": 720})
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})  # the issue 15 size
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()

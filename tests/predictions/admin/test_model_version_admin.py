@@ -120,3 +120,13 @@ def test_activating_needs_exactly_one_selected_version(model_manager):
 
     assert "exactly one" in response.content.decode()
     assert not ModelVersion.objects.filter(is_active=True).exists()
+
+
+def test_the_drift_reference_is_not_listed_among_the_metrics(analyst):
+    reference = {"rows": 10, "score": {"edges": [0.5], "shares": [0.5, 0.5], "histogram": [0.05] * 20}, "features": {}}
+    version = _version("with-reference", metrics={"auc": 0.8712, "reference": reference})
+
+    page = analyst.get(f"{LIST}{version.pk}/change/").content.decode()
+
+    assert "<th>auc</th><td>0.8712</td>" in page
+    assert "reference" not in page.split('class="metrics-thresholds"')[1].split("</div>")[0]

@@ -59,7 +59,7 @@ def test_each_row_shows_what_the_analyst_needs(analyst, make_prediction):
         "0.935",
         "Decline",
         "queue-test-v1",
-        "3\xa0hours",
+        "3\xa0h",  # in the queue for
         "2026-03-01\xa014:30",
     ):
         assert text in page
@@ -112,8 +112,16 @@ def test_a_bulk_action_records_a_review_per_transaction_and_labels_them(
 ):
     chosen = [make_prediction(score=0.9), make_prediction(score=0.8)]
     left = make_prediction(score=0.7)
+    selected = {"action": action, "_selected_action": [p.pk for p in chosen]}
 
-    response = analyst.post(QUEUE, {"action": action, "_selected_action": [p.pk for p in chosen]}, follow=True)
+    asked = analyst.post(QUEUE, selected)
+
+    assert asked.status_code == 200 and not Review.objects.exists()  # a confirmation page first
+    page = asked.content.decode()
+    assert "Are you sure? 2 transactions to be" in page
+    assert all(p.transaction.transaction_id in page for p in chosen) and left.transaction.transaction_id not in page
+
+    response = analyst.post(QUEUE, {**selected, "post": "yes"}, follow=True)
 
     assert response.status_code == 200
     reviews = Review.objects.order_by("transaction_id")
@@ -163,3 +171,18 @@ def test_the_hundred_row_page_stays_under_a_fixed_query_budget(analyst, make_pre
         response = analyst.get(QUEUE)
 
     assert len(response.context["cl"].result_list) == 100
+
+
+@pytest.mark.parametrize(
+    ("age", "shown"),
+    [
+        (timedelta(seconds=20), "0\xa0min"),
+        (timedelta(minutes=59), "59\xa0min"),
+        (timedelta(hours=47), "47\xa0h"),
+        (timedelta(days=3, hours=5), "3\xa0d"),
+    ],
+)
+def test_the_time_in_the_queue_is_short(age, shown):
+    from predictions.admin.queue import waited
+
+    assert waited(age) == shown

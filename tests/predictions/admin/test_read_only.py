@@ -49,3 +49,29 @@ def test_the_rows_are_still_there_afterwards(superuser_client, audit_rows):
         superuser_client.post(f"/admin/predictions/{model}/{row.pk}/delete/", {"post": "yes"})
     assert (ScoringRequest.objects.count(), Prediction.objects.count(), Review.objects.count()) == (1, 1, 1)
     assert Transaction.objects.count() == 1
+
+
+def test_numbers_are_rounded_for_people(superuser_client, make_transaction, model_version):
+    from predictions.services.integrity import signed
+
+    prediction = signed(
+        Prediction(
+            transaction=make_transaction(),
+            model_version=model_version,
+            score=0.91234567,
+            decision="decline",
+            thresholds=model_version.thresholds,
+            features=[42.0, 0.0],
+            reasons=[{"feature": "TX_AMOUNT", "value": 25.222812, "contribution": 0.039999999999999994}],
+            latency_ms=0.01096556963408065,
+        )
+    )
+    prediction.save(force_insert=True)
+
+    listed = superuser_client.get("/admin/predictions/prediction/").content.decode()
+    page = superuser_client.get(f"/admin/predictions/prediction/{prediction.pk}/change/").content.decode()
+
+    assert "0.912<" in listed and "0.011 ms" in listed
+    assert "TX_AMOUNT = 25.22: contribution +0.040" in page and "0.011 ms" in page
+    for noise in ("0.039999", "0.010965", "0.912345"):
+        assert noise not in listed + page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 
 from predictions.models import Review
@@ -79,9 +80,24 @@ def test_bulk_reviews_take_the_same_few_queries_for_one_or_a_hundred(
 ):
     transactions = [make_transaction() for _ in range(100)]
 
-    # savepoint, insert reviews, read labels under lock, insert label events, update labels, release:
-    # independent of the number of transactions.
-    with django_assert_max_num_queries(6):
+    # savepoint, insert reviews, read labels under lock, insert label events, update labels, the admin's
+    # log entries (and their content type, once a process), release: independent of the number of transactions.
+    with django_assert_max_num_queries(8):
         review_record_bulk(via="admin", transactions=transactions, reviewer=analyst_user, outcome="fraud")
 
     assert Review.objects.count() == 100
+
+
+def test_reviews_show_in_the_admins_recent_actions_of_the_reviewer(make_transaction, analyst_user):
+    one, *many = [make_transaction() for _ in range(3)]
+
+    review_record(via="api", transaction=one, reviewer=analyst_user, outcome="fraud")
+    review_record_bulk(via="admin", transactions=many, reviewer=analyst_user, outcome="legitimate")
+
+    entries = LogEntry.objects.filter(user=analyst_user).order_by("pk")
+    assert [(entry.object_repr, entry.get_change_message()) for entry in entries] == [
+        (one.transaction_id, "Reviewed: fraud."),
+        (many[0].transaction_id, "Reviewed: legitimate."),
+        (many[1].transaction_id, "Reviewed: legitimate."),
+    ]
+    assert entries[0].get_admin_url() == f"/admin/predictions/transaction/{one.pk}/change/"
