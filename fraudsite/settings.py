@@ -223,6 +223,9 @@ SPECTACULAR_SETTINGS = {
         "LabelEnum": "predictions.models.Label",
         "LabelSourceEnum": "predictions.models.LabelSource",
         "GroundTruthEnum": ["fraud", "legitimate"],
+        "RuleDecisionEnum": ["review", "decline"],
+        "ListNameEnum": "predictions.models.ListName",
+        "ListFieldEnum": "predictions.models.ListField",
     },
 }
 

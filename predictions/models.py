@@ -188,6 +188,78 @@ class ScoringRequest(AppendOnlyModel):
         return f"{self.endpoint} {self.status_code} {self.request_id}"
 
 
+class ListName(models.TextChoices):
+    BLOCK = "block"
+    ALLOW = "allow"
+
+
+class ListField(models.TextChoices):
+    CUSTOMER = "customer_id", "customer"
+    TERMINAL = "terminal_id", "terminal"
+
+
+class ListEntry(models.Model):
+    """A customer or terminal on the block or the allow list (services/decisions.py applies them).
+
+    Entries are never changed or deleted: removing one sets removed_at, so what was in force when a
+    prediction was scored can still be read back (rescore --verify). Every add and removal is an AuditEvent.
+    """
+
+    list = models.CharField(max_length=5, choices=ListName.choices)
+    field = models.CharField(max_length=11, choices=ListField.choices)
+    value = models.CharField(max_length=64)
+    reason = models.CharField(max_length=500)
+    author = models.CharField(max_length=150, help_text="who added it: a user name, or os:<login>")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="it stops applying then; empty: never")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "list entry"
+        verbose_name_plural = "block and allow lists"
+        indexes = [models.Index(fields=["field", "value"], name="list_entry_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.list} {self.get_field_display()} {self.value}"
+
+
+class RuleSetVersion(models.Model):
+    """A named, immutable set of rules (JSON Logic conditions), activated like a model version.
+
+    rules: [{"name": str, "condition": JSON Logic, "decision": "review" | "decline"}], checked by
+    services/decisions.py's rule_set_check before it is saved.
+    """
+
+    version = models.CharField(max_length=64, unique=True)
+    rules = models.JSONField()
+    description = models.TextField(blank=True)
+    author = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="at_most_one_active_rule_set"
+            )
+        ]
+        permissions = [("activate_rulesetversion", "Can activate a rule set version")]
+
+    def __str__(self) -> str:
+        return self.version + (" (active)" if self.is_active else "")
+
+
+class DecisionPolicyState(models.Model):
+    """One row whose generation goes up with every list change and rule-set activation, in the change's
+    transaction: the scoring path reads it to know when its cached lists and rules are stale."""
+
+    generation = models.BigIntegerField(default=0)
+
+
 class Prediction(AppendOnlyModel):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="predictions")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
@@ -202,6 +274,16 @@ class Prediction(AppendOnlyModel):
     reasons = models.JSONField(default=list, help_text="[{feature, value, contribution}], strongest first")
     latency_ms = models.FloatField()
     scored_at = models.DateTimeField(default=timezone.now)
+    # The decision layer (services/decisions.py). All null on predictions made before it, and on score_file's,
+    # where `decision` is the model's. Nullable columns: SQLite adds them without rebuilding the table (which
+    # would drop its audit triggers), and the bulk writers that do not name them still insert.
+    model_decision = models.CharField(max_length=8, choices=Decision.choices, null=True, blank=True)
+    rules = models.JSONField(null=True, blank=True, help_text="the names of the rules that fired")
+    rule_errors = models.JSONField(null=True, blank=True, help_text="[{rule, error}]: rules that failed to evaluate")
+    list_entry = models.JSONField(null=True, blank=True, help_text="the list entry that decided, as it was then")
+    rule_set = models.ForeignKey(
+        RuleSetVersion, on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="+"
+    )
     digest = models.CharField(max_length=64, editable=False, help_text=DIGEST_HELP)
 
     class Meta:
@@ -284,6 +366,10 @@ class AuditAction(models.TextChoices):
     CLIENT_ROTATED = "client.rotated", "API client key rotated"
     CLIENT_REVOKED = "client.revoked", "API client revoked"
     AUDIT_PURGED = "audit.purged", "audit rows purged"
+    LIST_ADDED = "list.added", "list entry added"
+    LIST_REMOVED = "list.removed", "list entry removed"
+    RULES_CREATED = "rules.created", "rule set version created"
+    RULES_ACTIVATED = "rules.activated", "rule set version activated"
 
 
 class AuditEvent(AppendOnlyModel):

@@ -72,7 +72,7 @@ def transactions_with_predictions_and_reviews() -> QuerySet[Transaction]:
     return transactions_with_latest_score().prefetch_related(
         Prefetch(
             "predictions",
-            queryset=Prediction.objects.select_related("model_version", "request").order_by("-pk"),
+            queryset=Prediction.objects.select_related("model_version", "request", "rule_set").order_by("-pk"),
         ),
         Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("-reviewed_at", "-pk")),
     )

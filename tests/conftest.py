@@ -282,6 +282,15 @@ def flushable_audit(transactional_db):
 
 
 @pytest.fixture(autouse=True)
+def _no_cached_policy():
+    """Each test starts with no cached lists and rules: a rolled-back test leaves the generation where it
+    found it, so the next one's first change would look like the cached one."""
+    from predictions.services.decisions import policy_forget
+
+    policy_forget()
+
+
+@pytest.fixture(autouse=True)
 def _no_remembered_api_keys():
     """Each test starts with no API key remembered by an earlier one (services/clients.py, key_remember)."""
     keys_forget()

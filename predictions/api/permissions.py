@@ -64,3 +64,45 @@ class CanLabelTransactions(_HasPermission):
 
     permission = "predictions.label_transaction"
     message = "This client may not label transactions (it needs the analyst role)."
+
+
+class CanReadLists(_HasPermission):
+    """Analysts: GET lists/."""
+
+    permission = "predictions.view_listentry"
+    message = "This client may not read the block and allow lists (it needs the analyst role)."
+
+
+class CanAddToLists(_HasPermission):
+    """Analysts: POST lists/."""
+
+    permission = "predictions.add_listentry"
+    message = "This client may not add list entries (it needs the analyst role)."
+
+
+class CanRemoveFromLists(_HasPermission):
+    """Staff given the permission: DELETE lists/{id}/."""
+
+    permission = "predictions.delete_listentry"
+    message = "This client may not remove list entries (it needs the permission to remove them)."
+
+
+class CanReadRuleSets(_HasPermission):
+    """Analysts: GET rule-sets/."""
+
+    permission = "predictions.view_rulesetversion"
+    message = "This client may not read rule sets (it needs the analyst role)."
+
+
+class CanAddRuleSets(_HasPermission):
+    """Analysts: POST rule-sets/."""
+
+    permission = "predictions.add_rulesetversion"
+    message = "This client may not add rule sets (it needs the analyst role)."
+
+
+class CanActivateRuleSets(_HasPermission):
+    """Staff given the permission: POST rule-sets/{version}/activate/."""
+
+    permission = "predictions.activate_rulesetversion"
+    message = "This client may not activate rule sets (it needs the permission to activate them)."

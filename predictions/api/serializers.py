@@ -18,7 +18,17 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from predictions import rules
-from predictions.models import Decision, Label, LabelSource, ModelVersion, Prediction, Review, Transaction
+from predictions.models import (
+    Decision,
+    Label,
+    LabelSource,
+    ListField,
+    ListName,
+    ModelVersion,
+    Prediction,
+    Review,
+    Transaction,
+)
 
 
 def _messages(message: str, *keys: str) -> dict[str, str]:
@@ -271,12 +281,34 @@ class ReasonSerializer(serializers.Serializer):
     contribution = serializers.FloatField(help_text="How much it raised the score (score minus the occluded score).")
 
 
+class DecidingListEntrySerializer(serializers.Serializer):
+    """The block or allow list entry that decided, as it was when the transaction was scored."""
+
+    id = serializers.IntegerField()
+    list = serializers.ChoiceField(choices=ListName.choices)
+    field = serializers.ChoiceField(choices=ListField.choices)
+    value = serializers.CharField()
+    reason = serializers.CharField()
+
+
 class ScoringResultSerializer(serializers.Serializer):
     """The result of scoring one transaction (also what a replay returns)."""
 
     transaction_id = serializers.CharField()
     score = serializers.FloatField(help_text="Probability of fraud, 0 to 1.")
-    decision = serializers.ChoiceField(choices=Decision.choices, help_text="From the model version's thresholds.")
+    decision = serializers.ChoiceField(
+        choices=Decision.choices,
+        help_text="The final decision: a list entry's, else the strictest of model_decision and the rules fired.",
+    )
+    model_decision = serializers.ChoiceField(
+        choices=Decision.choices, help_text="The model's decision, from the model version's thresholds."
+    )
+    rules = serializers.ListField(
+        child=serializers.CharField(), help_text="The names of the active rule set's rules that fired."
+    )
+    list_entry = DecidingListEntrySerializer(
+        allow_null=True, help_text="The list entry that decided (block: decline, allow: approve), or null."
+    )
     flagged = serializers.BooleanField(help_text="decision != approve.")
     model_version = serializers.CharField(help_text="The model version that scored it.")
     reasons = ReasonSerializer(many=True, help_text="The features that pushed the score up most, strongest first.")
@@ -327,6 +359,10 @@ class PredictionSerializer(serializers.ModelSerializer):
         help_text="The exact feature vector used, {name: value} in model order."
     )
     request_id = serializers.SerializerMethodField(help_text="The audit id of the request that scored it.")
+    rule_set = serializers.SlugRelatedField(
+        slug_field="version", read_only=True, help_text="The rule set version it was decided with, or null."
+    )
+    list_entry = DecidingListEntrySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Prediction
@@ -334,6 +370,11 @@ class PredictionSerializer(serializers.ModelSerializer):
             "model_version",
             "score",
             "decision",
+            "model_decision",
+            "rules",
+            "rule_errors",
+            "list_entry",
+            "rule_set",
             "flagged",
             "thresholds",
             "features",

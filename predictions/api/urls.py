@@ -21,4 +21,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *router.urls,
     # Analyst workflow endpoints (predictions/api/labels.py) below this line.
     path("", include("predictions.api.labels")),
+    path("", include("predictions.api.decisions")),
 ]

@@ -43,6 +43,8 @@ REQUEST_FIELDS = (
     "body",
     "response",
 )
+# The decision layer's (services/decisions.py): null for predictions made before it.
+DECIDED_FIELDS = ("model_decision", "rules", "rule_errors", "list_entry", "rule_set")
 PREDICTION_FIELDS = (
     "request_id",
     "transaction_id",
@@ -53,6 +55,7 @@ PREDICTION_FIELDS = (
     "features",
     "reasons",
     "latency_ms",
+    *DECIDED_FIELDS,
 )
 REVIEW_FIELDS = ("transaction_id", "reviewer", "outcome", "notes")
 EVENT_FIELDS = ("actor", "via", "action", "target_type", "target_id", "before", "after")
@@ -145,11 +148,21 @@ def _sources(since: datetime, until: datetime) -> list[tuple[str, Any, Callable[
             "reasons",
             "latency_ms",
             "digest",
+            *decided,
             request_uuid=F("request__request_id"),
             transaction_key=F("transaction__transaction_id"),
             version=F("model_version__version"),
+            **named,
         )
-        for model in (Prediction, ShadowPrediction)
+        # The decision layer's stages are the champion's: a shadow prediction decides nothing.
+        for model, decided, named in (
+            (
+                Prediction,
+                ("model_decision", "rules", "rule_errors", "list_entry"),
+                {"rule_set_version": F("rule_set__version")},
+            ),
+            (ShadowPrediction, (), {}),
+        )
     )
     reviews = (
         Review.objects.filter(reviewed_at__gte=since, reviewed_at__lt=until)
@@ -203,6 +216,8 @@ def _prediction_row(values: dict, *, names: dict[str, list[str]], record: str = 
         **{name: values[name] for name in ("score", "decision", "thresholds")},
         "features": features,
         **{name: values[name] for name in ("reasons", "latency_ms", "digest")},
+        **({name: values[name] for name in DECIDED_FIELDS if name != "rule_set"} if record == "prediction" else {}),
+        **({"rule_set": values["rule_set_version"]} if record == "prediction" else {}),
     }
 
 

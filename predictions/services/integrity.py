@@ -101,8 +101,14 @@ def request_content(row: ScoringRequest) -> list[Any]:
     ]
 
 
+_DECIDED_FIELDS = ("model_decision", "rules", "rule_errors", "list_entry", "rule_set_id")
+
+
 def prediction_content(row: Prediction | ShadowPrediction) -> list[Any]:
-    return [
+    """The decision layer's fields (services/decisions.py) are appended when any is set; a prediction made
+    before them, or by score_file, keeps the content it was signed with. Setting one on such a row changes
+    its content, so it shows as changed. A shadow (challenger) prediction decides nothing and has none."""
+    content = [
         "shadow" if isinstance(row, ShadowPrediction) else "prediction",
         row.transaction_id,
         row.model_version_id,
@@ -115,6 +121,11 @@ def prediction_content(row: Prediction | ShadowPrediction) -> list[Any]:
         float(row.latency_ms),
         _time(row.scored_at),
     ]
+    # getattr: the historical Prediction of a migration before 0011 has none of them.
+    decided = [getattr(row, name, None) for name in _DECIDED_FIELDS]
+    if any(value is not None for value in decided):
+        content.append(["decided", *decided])
+    return content
 
 
 def review_content(row: Review) -> list[Any]:
@@ -422,6 +433,9 @@ def audit_verify(*, since: datetime | None = None, until: datetime | None = None
         checked[kind.name], newer = _verify_rows(kind, since, until, sealed_to[kind.name], findings)
         unsealed += newer
     seals = _verify_seals(since, until, findings, _purged())
+    from predictions.services.policy import policy_verify  # here: policy's events import this module
+
+    findings += policy_verify()
     return Verification(findings=findings, checked=checked, seals=seals, unsealed=unsealed)
 
 

@@ -8,13 +8,10 @@ or in AppConfig.ready() (which also runs for `migrate`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from pathlib import Path
-
-from django.db import connection
 
 from model_package.artifacts import ArtifactError, load_artifact
 from model_package.features import check_feature_names
@@ -22,7 +19,7 @@ from model_package.predict import Model
 from predictions import metrics
 from predictions.errors import DomainError
 from predictions.models import ModelVersion
-from predictions.services.row_sql import fetch_all
+from predictions.services import serving
 
 logger = logging.getLogger(__name__)
 
@@ -46,54 +43,14 @@ class ModelUnavailable(DomainError):
 
 
 def active_model() -> tuple[ModelVersion, Model]:
-    """The active model version and its loaded, verified model; raises ModelUnavailable."""
-    active, challenger = _serving_versions()
-    _this_thread.challenger = challenger
+    """The active model version and its loaded, verified model; raises ModelUnavailable.
+
+    Its one query also reads the challenger and the decision policy's generation (services/serving.py).
+    """
+    active = serving.read()
     if active is None:
         raise ModelUnavailable("no model version is active")
     return active, model_for_version(active)
-
-
-def challenger_version() -> ModelVersion | None:
-    """The challenger model version (load it with model_for_version); None when there is none.
-
-    As of this thread's last active_model(): the scoring path reads both in the one query active_model makes,
-    so setting or removing the challenger takes effect on the next request without a query of its own.
-    """
-    if not hasattr(_this_thread, "challenger"):
-        _this_thread.challenger = _serving_versions()[1]
-    return _this_thread.challenger
-
-
-def _serving_versions() -> tuple[ModelVersion | None, ModelVersion | None]:
-    """The active and the challenger versions, read on every request in one query built once; each ModelVersion
-    is rebuilt through the ORM only when its row differs from the last one this process saw (another version,
-    or new thresholds)."""
-    active = challenger = None
-    for row in fetch_all(_serving_sql(connection.vendor), [True, True]):
-        is_active, columns = row[0], row[1:]
-        cached = _versions.get(is_active)
-        if cached is None or cached[0] != columns:
-            cached = _versions[is_active] = (columns, ModelVersion.objects.only(*_ACTIVE_COLUMNS).get(pk=columns[0]))
-        if is_active:
-            active = cached[1]
-        else:
-            challenger = cached[1]
-    return active, challenger
-
-
-_ACTIVE_COLUMNS = ("id", "version", "artifact_path", "artifact_sha256", "thresholds")
-_versions: dict[bool, tuple[tuple, ModelVersion]] = {}  # by is_active: the last row seen, and its ModelVersion
-_this_thread = threading.local()
-
-
-@functools.cache
-def _serving_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    meta = ModelVersion._meta
-    columns = ", ".join(quote(meta.get_field(name).column) for name in ("is_active", *_ACTIVE_COLUMNS))
-    table, active, challenger = quote(meta.db_table), quote("is_active"), quote("is_challenger")
-    return f"SELECT {columns} FROM {table} WHERE {active} = %s OR {challenger} = %s"
 
 
 def model_for_version(model_version: ModelVersion) -> Model:
@@ -118,8 +75,7 @@ def clear_cache() -> None:
     with _lock:
         _models.clear()
         _failures.clear()
-        _versions.clear()
-    _this_thread.__dict__.clear()
+    serving.forget()
 
 
 def _load(key: _CacheKey) -> Model:

@@ -7,6 +7,9 @@ here, once, and nowhere else:
 - the Transaction row is the input as validated by predictions.rules, label unknown;
 - the Prediction row holds the score, the decision, the thresholds it was decided with, the feature
   vector in the model's order, and reasons for a flagged score only (REASONS);
+- prediction_row's decision is the decision layer's (services/decisions.py: the lists and the active rules),
+  with the model's own in model_decision; prediction_columns (score_file) keeps the model's decision and
+  leaves the layer's fields null;
 - every request leaves one ScoringRequest row, accepted or refused;
 - a transaction_id that is already stored is answered as a replay of its first prediction when its
   content is the same and it was scored, and refused otherwise (replay_problem).
@@ -36,6 +39,7 @@ from predictions.errors import DomainError
 from predictions.models import Decision, Label, ModelVersion, Prediction, ScoringRequest, Transaction
 from predictions.services.audit import RequestAudit
 from predictions.services.bulk_sql import json_text
+from predictions.services.decisions import prediction_decide
 from predictions.services.integrity import signed
 from predictions.services.row_sql import fetch_all, insert_row
 
@@ -72,6 +76,9 @@ class ScoringResult(TypedDict):
     transaction_id: str
     score: float
     decision: str
+    model_decision: str
+    rules: list[str]
+    list_entry: dict[str, Any] | None
     flagged: bool
     model_version: str
     reasons: list[Reason]
@@ -206,8 +213,9 @@ def prediction_row(
     scored: Scored,
     latency_ms: float,
 ) -> Prediction:
-    """The unsaved Prediction row of a scored transaction; its request is set by the writer."""
-    return Prediction(
+    """The unsaved Prediction row of a scored transaction, decided by the lists and rules; its request is set by
+    the writer."""
+    prediction = Prediction(
         transaction=tx,
         model_version=model_version,
         score=float(scored.score),
@@ -218,6 +226,7 @@ def prediction_row(
         latency_ms=latency_ms,
         scored_at=timezone.now(),
     )
+    return prediction_decide(prediction, feature_names=model.feature_names)
 
 
 def prediction_columns(
@@ -282,6 +291,10 @@ def scoring_result(
         "transaction_id": transaction_id,
         "score": prediction.score,
         "decision": prediction.decision,
+        # A prediction from before the decision layer was decided by the model alone.
+        "model_decision": prediction.model_decision or prediction.decision,
+        "rules": prediction.rules or [],
+        "list_entry": prediction.list_entry,
         "flagged": prediction.decision != Decision.APPROVE,
         "model_version": model_version,
         "reasons": prediction.reasons,

@@ -26,7 +26,17 @@ import numpy as np
 
 from model_package.features import history_window, transaction_features
 from model_package.predict import Model
-from predictions.models import AuditAction, AuditEvent, Label, ModelVersion, Prediction, ShadowPrediction, Transaction
+from predictions.models import (
+    AuditAction,
+    AuditEvent,
+    Label,
+    ModelVersion,
+    Prediction,
+    RuleSetVersion,
+    ShadowPrediction,
+    Transaction,
+)
+from predictions.services.decisions import RuleSet, decision_final, lists_as_of, rule_set_compile
 from predictions.services.model_loader import ModelUnavailable, model_for_version
 from predictions.services.records import REASONS, reasons_of
 from predictions.services.shadow import SHADOW_REASONS
@@ -34,6 +44,8 @@ from predictions.services.shadow import SHADOW_REASONS
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5_000
+# The decision layer's fields of a Prediction (services/decisions.py), checked after its score and reasons.
+_DECIDED = ("model_decision", "rules", "rule_errors", "list_entry", "rule_set_id")
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,8 @@ def _verify_kind(kind: str, predictions, *, result: VerifyResult, chunk_rows: in
                 "transaction__customer_id",
                 "transaction__terminal_id",
                 "transaction__amount",
+                "transaction__currency",
+                *(_DECIDED if kind == "prediction" else ()),  # a shadow decides nothing: the model's decision
             )
             .iterator(chunk_size=chunk_rows)
         )
@@ -130,7 +144,8 @@ def _compare(
     differences = []
     names = model.feature_names
     usable, vectors = [], []
-    for pid, tid, score, decision, features, reasons, scored_at, request_id, *transaction in chunk:
+    for row in chunk:
+        pid, tid, score, _, features, reasons, scored_at, request_id, *transaction = row[:13]
         if not isinstance(features, list) or len(features) != len(names):
             differences.append(Difference(pid, tid, version, "stored features do not match the model's feature list"))
             continue
@@ -142,21 +157,63 @@ def _compare(
         elif recomputed.tolist() != features:
             differences.append(Difference(pid, tid, version, _feature_difference(names, features, recomputed)))
             continue
-        usable.append((pid, tid, score, decision, reasons))
+        usable.append((pid, tid, score, reasons))
         vectors.append(features)
     if not usable:
         return differences
+    by_id = {row[0]: row for row in chunk}
+    rule_sets: dict[int | None, RuleSet | None] = {None: None}
     recomputed = model.score_many(np.asarray(vectors, dtype=np.float64), explain=explain)
-    for (pid, tid, score, decision, reasons), fresh in zip(usable, recomputed, strict=True):
+    for (pid, tid, score, reasons), fresh in zip(usable, recomputed, strict=True):
         if fresh.score != score:
             differences.append(Difference(pid, tid, version, f"stored score {score!r}, recomputed {fresh.score!r}"))
-        elif fresh.decision != decision:
-            differences.append(
-                Difference(pid, tid, version, f"stored decision {decision}, the model decides {fresh.decision}")
-            )
         elif reasons_of(fresh) != reasons:
             differences.append(Difference(pid, tid, version, "stored reasons differ from the recomputed reasons"))
+        elif problem := _decision_problem(by_id[pid], fresh.decision, names, rule_sets):
+            differences.append(Difference(pid, tid, version, problem))
     return differences
+
+
+def _decision_problem(
+    row: tuple, model_decision: str, names: Sequence[str], rule_sets: dict[int | None, RuleSet | None]
+) -> str:
+    """What differs between the stored decision (and its rules and list entry) and the one the model's decision,
+    the prediction's rule set and the lists in force when it was scored give; '' when nothing does."""
+    _, _, score, decision, features, _, scored_at, _, _, _, customer_id, terminal_id, amount, currency, *stored = row
+    if not stored or stored[0] is None:  # a shadow; before the decision layer; score_file: the model decided alone
+        if decision != model_decision:
+            return f"stored decision {decision}, the model decides {model_decision}"
+        return ""
+    stored_model_decision, rules, rule_errors, list_entry, rule_set_id = stored
+    if stored_model_decision != model_decision:
+        return f"stored model_decision {stored_model_decision}, the model decides {model_decision}"
+    decided = decision_final(
+        model_decision=model_decision,
+        score=score,
+        transaction={"customer_id": customer_id, "terminal_id": terminal_id, "amount": amount, "currency": currency},
+        features=dict(zip(names, features, strict=True)),
+        lists=lists_as_of(scored_at),
+        rule_set=_rule_set(rule_set_id, rule_sets),
+        at=scored_at,
+    )
+    compared = {
+        "decision": (decision, decided.decision),
+        "rules": (rules, decided.rules),
+        "rule_errors": (rule_errors, decided.rule_errors),
+        "list_entry": (list_entry, decided.list_entry),
+    }
+    for name, (stored_value, value) in compared.items():
+        if stored_value != value:
+            return f"stored {name} {stored_value!r}, the lists and rules then give {value!r}"
+    return ""
+
+
+def _rule_set(rule_set_id: int | None, known: dict[int | None, RuleSet | None]) -> RuleSet | None:
+    """The prediction's rule set version, compiled once per chunk (versions never change)."""
+    if rule_set_id not in known:
+        row = RuleSetVersion.objects.get(pk=rule_set_id)
+        known[rule_set_id] = rule_set_compile(row.rules, version=row.version, id=row.pk)
+    return known[rule_set_id]
 
 
 def _features_as_scored(

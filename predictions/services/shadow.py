@@ -21,9 +21,10 @@ from model_package.predict import Model
 from predictions.metrics import challenger_failed
 from predictions.models import ModelVersion, Prediction, ShadowPrediction
 from predictions.services.integrity import signed
-from predictions.services.model_loader import ModelUnavailable, challenger_version, model_for_version
+from predictions.services.model_loader import ModelUnavailable, model_for_version
 from predictions.services.records import prediction_row
 from predictions.services.row_sql import insert_row
+from predictions.services.serving import challenger_version
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,11 @@ refused (400) and schemathesis would report "schema-valid request rejected":
   free-form values (metadata); this hook takes it out of bodies and query strings;
 - a transaction's timestamp is in 1970 or later and at most 5 minutes ahead of the server's clock;
 - a list's time filter is an instant of years 1 to 9999 in UTC (0001-01-01T00:00:00+14:00 is not);
-- a batch names each transaction_id once (`uniqueItems` compares whole items, not one field).
+- a batch names each transaction_id once (`uniqueItems` compares whole items, not one field);
+- a list entry's expiry is in the future;
+- a rule set's version is not taken yet, its rule names are unique, and each condition is JSON Logic over
+  names the service knows (the schema says "any JSON": tests/predictions/services/test_decisions.py holds
+  the refusals).
 
 map_case takes the NUL out, moves such a timestamp to a minute ago (a time filter to 2000-01-01) and renames
 a repeated id, leaving every other value of the case as generated. filter_case drops a request whose request
@@ -19,6 +23,8 @@ schema says.
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +37,11 @@ TRANSACTIONS = "/api/v1/transactions/"
 BATCH = "/api/v1/transactions/batch/"
 MAX_ID_LENGTH = 64
 TIME_FILTERS = ("timestamp_after", "timestamp_before")
+LISTS = "/api/v1/lists/"
+RULE_SETS = "/api/v1/rule-sets/"
+VERSION = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+RULE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+A_CONDITION = {">": [{"var": "amount"}, 1000]}
 REQUEST_LINE_LIMIT = 4094  # gunicorn's --limit-request-line default, as `make run` serves
 
 
@@ -54,6 +65,10 @@ def map_case(ctx: Any, case: Any) -> Any:
         return case
     if case.operation.path == TRANSACTIONS:
         body = _in_time(case.body)
+    elif case.operation.path == LISTS:
+        body = _expiring_later(case.body)
+    elif case.operation.path == RULE_SETS:
+        body = _a_new_rule_set(case.body)
     elif case.operation.path == BATCH and isinstance(case.body.get("items"), list):
         items = [_in_time(item) if isinstance(item, dict) else item for item in case.body["items"]]
         body = {**case.body, "items": _each_id_once(items)}
@@ -118,3 +133,40 @@ def _each_id_once(items: list[Any]) -> list[Any]:
             seen.add(transaction_id)
         unique.append(item)
     return unique
+
+
+def _expiring_later(entry: dict[str, Any]) -> dict[str, Any]:
+    moment = _aware(entry.get("expires_at"))
+    if moment is None:
+        return entry
+    try:
+        later = moment.astimezone(UTC) > datetime.now(UTC) + timedelta(minutes=1)
+    except OverflowError:
+        later = False
+    return entry if later else {**entry, "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+
+
+_versions = itertools.count()
+
+
+def _a_new_rule_set(body: dict[str, Any]) -> dict[str, Any]:
+    """A version not used yet (when it is a valid one), unique rule names, and a condition the service takes."""
+    version = body.get("version")
+    if isinstance(version, str) and VERSION.fullmatch(version):
+        suffix = f".{datetime.now(UTC):%H%M%S%f}.{next(_versions)}"
+        body = {**body, "version": version[: 64 - len(suffix)] + suffix}
+    rules = body.get("rules")
+    if not isinstance(rules, list):
+        return body
+    fixed = []
+    for index, rule in enumerate(rules):
+        if isinstance(rule, dict) and "condition" in rule:
+            rule = {**rule, "condition": A_CONDITION}
+            if (
+                isinstance(rule.get("name"), str)
+                and RULE_NAME.fullmatch(rule["name"])
+                and any(isinstance(other, dict) and other.get("name") == rule["name"] for other in rules[:index])
+            ):
+                rule["name"] = f"rule-{index}"
+        fixed.append(rule)
+    return {**body, "rules": fixed}
