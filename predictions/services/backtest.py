@@ -8,8 +8,9 @@ now; the terminal windows' 7-day delay stands for the time labels take, as in tr
 of a transaction is its first prediction's, the answer its client got. Nothing is written: no prediction,
 no request, no audit row.
 
-Rules plug in at one point, final_decision(): it maps each row's model decision, fields and features to
-the final decision (for now the model decision).
+After the model, the decision layer (services/decisions.py) decides as it does live: the candidate's rule set
+(the active one unless `--rules` names another version, or `none`) and the block and allow lists as they stood
+at each transaction's time. final_decision() is the model decision alone, for a candidate without them.
 """
 
 from __future__ import annotations
@@ -78,12 +79,44 @@ FinalDecision = Callable[[str, Mapping[str, Any], Mapping[str, float]], str]
 
 
 def final_decision(model_decision: str, fields: Mapping[str, Any], features: Mapping[str, float]) -> str:
-    """The decision after the model: the point where `backtest --rules` plugs in the rule set (identity now).
+    """The model decision as the final one: a candidate without rules and lists.
 
-    fields: the transaction's stored fields (transaction_id, timestamp, customer_id, terminal_id, amount);
+    fields: the transaction's stored fields (transaction_id, timestamp, customer_id, terminal_id, amount, currency);
     features: the candidate model's features by name, with "score".
     """
     return model_decision
+
+
+def layer_decision(rules: str | None) -> FinalDecision:
+    """The decision layer as live: the rule set version `rules` ("none": no rules; None: the active one) and the
+    lists as they stood at each transaction's time (read only for the customers and terminals ever listed)."""
+    from predictions.models import ListEntry, RuleSetVersion
+    from predictions.services.decisions import Lists, decision_final, lists_as_of, rule_set_compile
+
+    if rules == "none":
+        rule_set = None
+    else:
+        found = RuleSetVersion.objects.filter(**({"is_active": True} if rules is None else {"version": rules})).first()
+        if found is None and rules is not None:
+            raise BacktestError(f"unknown rule set version {rules!r}")
+        rule_set = None if found is None else rule_set_compile(found.rules, version=found.version, id=found.pk)
+    listed = set(ListEntry.objects.values_list("field", "value"))
+    no_lists = Lists()
+
+    def decide(model_decision: str, fields: Mapping[str, Any], features: Mapping[str, float]) -> str:
+        at = fields["timestamp"]
+        keys = {("customer_id", fields["customer_id"]), ("terminal_id", fields["terminal_id"])}
+        return decision_final(
+            model_decision=model_decision,
+            score=features["score"],
+            transaction=fields,
+            features=features,
+            lists=lists_as_of(at) if keys & listed else no_lists,
+            rule_set=rule_set,
+            at=at,
+        ).decision
+
+    return decide
 
 
 def backtest_run(
@@ -159,9 +192,9 @@ def _period(since: datetime, until: datetime) -> pd.DataFrame:
     rows = (
         Transaction.objects.filter(timestamp__gte=since, timestamp__lt=until)
         .order_by("timestamp", "transaction_id")
-        .values_list("pk", "transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "label")
+        .values_list("pk", "transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "currency", "label")
     )
-    columns = ["pk", "transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "label_text"]
+    columns = ["pk", "transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "currency", "label_text"]
     frame = pd.DataFrame.from_records(list(rows), columns=columns)
     if frame.empty:
         return frame
@@ -233,8 +266,10 @@ def _decisions(
         else Decision.APPROVE.value
         for score in scores.tolist()
     ]
-    field_names = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount")
+    field_names = ("transaction_id", "timestamp", "customer_id", "terminal_id", "amount", "currency")
     records = frame[list(field_names)].to_dict("records")
+    for record in records:
+        record["timestamp"] = record["timestamp"].to_pydatetime()
     return [
         decide(model_decision, fields, {**dict(zip(names, row.tolist(), strict=True)), "score": score})
         for model_decision, fields, row, score in zip(model_decisions, records, features, scores.tolist(), strict=True)

@@ -43,6 +43,11 @@ class Command(FraudsiteCommand):
             "--until", type=until_bound, required=True, help="last transaction time (a date: that whole day)"
         )
         parser.add_argument("--model", help="the candidate model version (default: the active one)")
+        parser.add_argument(
+            "--rules",
+            metavar="VERSION",
+            help="the candidate's rule set version, or none (default: the active rule set); lists apply as live",
+        )
         parser.add_argument("--review", type=score_bound, help="review from this score on (default: the model's)")
         parser.add_argument("--decline", type=score_bound, help="decline from this score on (default: the model's)")
         parser.add_argument(
@@ -56,7 +61,7 @@ class Command(FraudsiteCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # pandas and scikit-learn: imported when run, not for --help
-        from predictions.services.backtest import backtest_changed_csv, backtest_plot, backtest_run
+        from predictions.services.backtest import backtest_changed_csv, backtest_plot, backtest_run, layer_decision
         from predictions.services.comparison import BASELINE, CANDIDATE, comparison_format
 
         if options["out"] is not None and options["out"].is_dir():
@@ -68,6 +73,7 @@ class Command(FraudsiteCommand):
             review=options["review"],
             decline=options["decline"],
             k=options["k"],
+            decide=layer_decision(options["rules"]),
         )
         candidate = backtest.candidate
         self.stdout.write(

@@ -199,3 +199,36 @@ def test_bad_arguments_are_one_line_errors(active_model_version, args, message):
 def test_without_an_active_model_it_asks_for_one(db):
     with pytest.raises(BacktestError, match="name the candidate with --model"):
         backtest_run(since=DAY, until=aware(2026, 3, 3))
+
+
+def test_the_candidate_decides_with_a_rule_set_and_the_lists_as_they_stood(history, model_version):
+    from datetime import timedelta
+
+    from predictions.models import ListEntry
+    from predictions.services.backtest import layer_decision
+    from predictions.services.comparison import CANDIDATE
+    from predictions.services.events import Actor
+    from predictions.services.policy import rule_set_create
+
+    big = {"name": "big", "condition": {">": [{"var": "amount"}, 650]}, "decision": "decline"}
+    rule_set_create(version="r1", rules=[big], description="", actor=Actor(name="ana", via="test"))
+    # C9 was blocked before the day; C8 only now, after it: its transaction was not blocked then.
+    ListEntry.objects.create(list="block", field="customer_id", value="C9", reason="x", created_at=DAY - timedelta(1))
+    ListEntry.objects.create(list="block", field="customer_id", value="C8", reason="y")
+
+    decided = run(decide=layer_decision("r1")).frame.sort_values("transaction_id")[f"{CANDIDATE}_decision"]
+
+    # Thresholds alone: decline 950, 920, 910; review 700, 600, 550; approve the rest (HISTORY). The rule declines
+    # 700 too, and the list C9 (100).
+    assert decided.tolist() == [
+        *["decline"] * 4,
+        *["review"] * 2,
+        *["approve"] * 2,
+        "decline",
+        "approve",
+    ]
+    assert run(decide=layer_decision("none")).frame.sort_values("transaction_id")[f"{CANDIDATE}_decision"].tolist()[
+        3
+    ] == ("review")
+    with pytest.raises(BacktestError, match="unknown rule set version 'r9'"):
+        layer_decision("r9")
