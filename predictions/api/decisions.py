@@ -73,7 +73,14 @@ class ListEntryInSerializer(StrictSerializer):
         help_text="The customer_id or terminal_id, as transactions send it.",
         error_messages={"invalid": rules.PARTY_ID_MESSAGE, "blank": rules.PARTY_ID_MESSAGE},
     )
-    reason = TextField(max_length=500, help_text="Why: shown with every decision it makes.")
+    # Not blank: the schema states it (a pattern with one visible character), so a client can know before sending.
+    reason = TextField(
+        max_length=500,
+        trim_whitespace=False,
+        pattern=r"[\s\S]*\S[\s\S]*",
+        error_messages={"invalid": "must not be blank", "blank": "must not be blank"},
+        help_text="Why: shown with every decision it makes.",
+    )
     expires_at = AwareDateTimeField(
         required=False, allow_null=True, default=None, help_text="When it stops applying; null or absent: never."
     )

@@ -360,7 +360,10 @@ class PredictionSerializer(serializers.ModelSerializer):
     )
     request_id = serializers.SerializerMethodField(help_text="The audit id of the request that scored it.")
     rule_set = serializers.SlugRelatedField(
-        slug_field="version", read_only=True, help_text="The rule set version it was decided with, or null."
+        slug_field="version",
+        read_only=True,
+        allow_null=True,
+        help_text="The rule set version it was decided with, or null.",
     )
     list_entry = DecidingListEntrySerializer(read_only=True, allow_null=True)
 
