@@ -2,7 +2,9 @@
 
 A scoring request inserts three rows. Through Model.save() the ORM compiles each INSERT anew, which
 took longer than running it (bench/RESULTS.md, issue 13). insert_row writes the same values as
-save(force_insert=True): it prepares each field with the ORM's own pre_save and get_db_prep_save.
+save(force_insert=True): it prepares each field with the ORM's own pre_save and get_db_prep_save, except the
+plain text, number and boolean fields (and foreign keys), whose value is the attribute itself (a number through
+int() or float(), as their get_prep_value does): for those the ORM's calls were a third of the insert's cost.
 
 Both run on the database driver's own cursor, inside Django's error wrapper (so a failure is still
 django.db's IntegrityError or OperationalError), not through Django's cursor wrapper: its layers
@@ -13,31 +15,31 @@ SQLite (bench/RESULTS.md, issue 13). Django's query log (DEBUG) does not list th
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 def insert_row(obj: models.Model) -> None:
     """Insert obj as save(force_insert=True) would, without signals; sets its primary key."""
-    sql, fields = _insert_sql(type(obj), connection.vendor)
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
-    with connection.wrap_database_errors:
-        cursor = _driver_connection().execute(sql, params)
-        obj.pk = cursor.fetchone()[0] if connection.vendor == "postgresql" else cursor.lastrowid
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, preparers = _insert_sql(type(obj), db.vendor)
+    params = [prepare(obj, db) for prepare in preparers]
+    with db.wrap_database_errors:
+        db.ensure_connection()
+        cursor = db.connection.execute(sql, params)
+        obj.pk = cursor.fetchone()[0] if db.vendor == "postgresql" else cursor.lastrowid
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = db.alias
 
 
 def fetch_all(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """The rows of sql, written with %s placeholders as for Django's cursors."""
-    with connection.wrap_database_errors:
-        return _driver_connection().execute(_in_driver_style(sql, connection.vendor), params).fetchall()
-
-
-def _driver_connection() -> Any:
-    connection.ensure_connection()
-    return connection.connection
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.wrap_database_errors:
+        db.ensure_connection()
+        return db.connection.execute(_in_driver_style(sql, db.vendor), params).fetchall()
 
 
 @functools.cache
@@ -46,8 +48,11 @@ def _in_driver_style(sql: str, vendor: str) -> str:
     return sql.replace("%s", "?") if vendor == "sqlite" else sql
 
 
+Preparer = Callable[[models.Model, Any], Any]
+
+
 @functools.cache
-def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[models.Field, ...]]:
+def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[Preparer, ...]]:
     # Every concrete column but a generated primary key, as the ORM's insert lists them. The new key comes from
     # RETURNING on PostgreSQL and from the cursor's lastrowid on SQLite.
     meta = model._meta
@@ -58,4 +63,28 @@ def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[mode
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
     if vendor == "postgresql":
         sql += f" RETURNING {quote(meta.pk.column)}"
-    return sql, fields
+    return sql, tuple(_preparer(field) for field in fields)
+
+
+# Fields whose get_db_prep_save gives the attribute itself (text, booleans, foreign keys), or int() or float() of it,
+# on both databases. Subclasses are left to the ORM: they may prepare differently.
+_AS_IS = (models.CharField, models.TextField, models.BooleanField, models.ForeignKey)
+_NUMBERS = {
+    models.FloatField: float,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.SmallIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.PositiveBigIntegerField: int,
+}
+
+
+def _preparer(field: models.Field) -> Preparer:
+    attname = field.attname
+    if type(field) in _AS_IS:
+        return lambda obj, db: getattr(obj, attname)
+    number = _NUMBERS.get(type(field))
+    if number is not None and not field.null:
+        return lambda obj, db: number(getattr(obj, attname))
+    return lambda obj, db: field.get_db_prep_save(field.pre_save(obj, add=True), db)
