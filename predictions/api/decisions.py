@@ -182,7 +182,11 @@ class RuleSetSerializer(serializers.ModelSerializer):
 class RuleInSerializer(StrictSerializer):
     """One rule; its condition's operators and names are checked by services.decisions.rule_set_compile."""
 
-    name = TextField(pattern=RULE_NAME.pattern, help_text="1-64 letters, digits, '_', '.' or '-'; unique in the set.")
+    name = TextField(
+        pattern=RULE_NAME.pattern,
+        trim_whitespace=False,
+        help_text="1-64 letters, digits, '_', '.' or '-'; unique in the set.",
+    )
     condition = serializers.JSONField(help_text=CONDITION_HELP)
     decision = serializers.ChoiceField(choices=RULE_DECISIONS, help_text="What the rule gives when it holds.")
 
@@ -194,8 +198,10 @@ _VERSION_PATTERN = rules.TRANSACTION_ID_PATTERN
 class RuleSetInSerializer(StrictSerializer):
     """A new rule set version; every rule is checked (structure, operators, names) before it is saved."""
 
-    version = TextField(pattern=_VERSION_PATTERN, help_text="Its name: 1-64 of A-Z a-z 0-9 . _ : -")
-    description = TextField(required=False, allow_blank=True, max_length=2000, default="")
+    version = TextField(
+        pattern=_VERSION_PATTERN, trim_whitespace=False, help_text="Its name: 1-64 of A-Z a-z 0-9 . _ : -"
+    )
+    description = TextField(required=False, allow_blank=True, trim_whitespace=False, max_length=2000, default="")
     # Checked whole by services.decisions.rule_set_compile, which names the rule and the problem.
     rules = RuleInSerializer(many=True, max_length=MAX_RULES, help_text="The rules, in order.")
 
