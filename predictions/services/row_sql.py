@@ -27,8 +27,7 @@ def insert_row(obj: models.Model) -> None:
     sql, preparers = _insert_sql(type(obj), db.vendor)
     params = [prepare(obj, db) for prepare in preparers]
     with db.wrap_database_errors:
-        db.ensure_connection()
-        cursor = db.connection.execute(sql, params)
+        cursor = _driver(db).execute(sql, params)
         obj.pk = cursor.fetchone()[0] if db.vendor == "postgresql" else cursor.lastrowid
     obj._state.adding = False
     obj._state.db = db.alias
@@ -38,8 +37,15 @@ def fetch_all(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """The rows of sql, written with %s placeholders as for Django's cursors."""
     db = connections[DEFAULT_DB_ALIAS]
     with db.wrap_database_errors:
-        db.ensure_connection()
-        return db.connection.execute(_in_driver_style(sql, db.vendor), params).fetchall()
+        return _driver(db).execute(_in_driver_style(sql, db.vendor), params).fetchall()
+
+
+def _driver(db: Any) -> Any:
+    # What Django's cursor() does first: the connection health check (CONN_HEALTH_CHECKS, once a request), so a
+    # connection the database server closed is replaced here, not failed on.
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    return db.connection
 
 
 @functools.cache

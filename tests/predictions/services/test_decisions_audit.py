@@ -20,7 +20,9 @@ from predictions.services.rescoring import predictions_verify
 pytestmark = pytest.mark.django_db
 
 ACTOR = Actor(name="tester", via="test")
-TRIGGERS = importlib.import_module("predictions.migrations.0009_audit_triggers")
+TRIGGERS = [
+    importlib.import_module(f"predictions.migrations.{name}") for name in ("0011_shadow_model", "0009_audit_triggers")
+]
 BIG_AMOUNT = {"name": "big_amount", "condition": {">": [{"var": "amount"}, 1000]}, "decision": "review"}
 
 
@@ -50,9 +52,11 @@ def sql(statement: str, params: list) -> None:
 
 @pytest.fixture
 def without_triggers(db):
+    # The shadow table's triggers first: on PostgreSQL they use 0009's function.
     with connection.cursor() as cursor:
-        for statement in TRIGGERS.drop_statements(connection.vendor):
-            cursor.execute(statement)
+        for migration in TRIGGERS:
+            for statement in migration.drop_statements(connection.vendor):
+                cursor.execute(statement)
 
 
 def test_the_stored_decisions_are_what_the_layer_decided(decided):

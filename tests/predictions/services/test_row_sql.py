@@ -72,10 +72,16 @@ def _rows(model_version: ModelVersion) -> list:
     return [*fresh, prediction, shadow]
 
 
+def _comparable(value):
+    # psycopg's Jsonb wrapper (a JSONField's value on PostgreSQL) compares by identity: compare what it wraps.
+    return getattr(value, "obj", value)
+
+
 def test_every_value_is_prepared_as_the_orm_prepares_it(active_model_version):
     for obj in _rows(active_model_version):
         _, preparers = _insert_sql(type(obj), connection.vendor)
-        assert [prepare(obj, connection) for prepare in preparers] == _orm_values(obj), type(obj).__name__
+        ours = [_comparable(prepare(obj, connection)) for prepare in preparers]
+        assert ours == [_comparable(value) for value in _orm_values(obj)], type(obj).__name__
 
 
 def test_an_inserted_row_reads_back_as_saved(active_model_version):
