@@ -6,7 +6,10 @@ FEATURE_LOOKBACK_DAYS before its first row) and the file's own rows, which carry
 their labels are not known yet. That gives each row exactly the features POST transactions/ would have
 computed had the rows been sent one by one in time order. The model scores chunks of rows; each chunk's
 Transactions and Predictions commit together, and the first chunk also commits the job's one
-ScoringRequest. What the rows hold is services.records' decision, as for the API.
+ScoringRequest. What the rows hold is services.records' decision, as for the API: the decision layer
+(services/decisions.py) decides each chunk with the lists and the rule set active when it is stored, the same
+policy_active the API reads for each request, so that rescore --verify finds each row decided by the lists as
+they stood at its scored_at.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from predictions.errors import DomainError
 from predictions.models import Label, ModelVersion, Prediction, ScoringRequest, Transaction
 from predictions.services.audit import RequestAudit, request_audit_begin
 from predictions.services.bulk_sql import bulk_write_cache, db_datetimes, insert_rows
+from predictions.services.decisions import policy_active
 from predictions.services.files import REPORTED_BAD_ROWS, SCORE_CHUNK_ROWS, BadRow
 from predictions.services.integrity import prediction_digests, transaction_digests
 from predictions.services.loading import read_transaction_file
@@ -42,6 +46,7 @@ from predictions.services.model_loader import ModelUnavailable, active_model
 from predictions.services.records import (
     REASONS,
     TransactionInput,
+    decided_columns,
     first_predictions,
     prediction_columns,
     replay_problem,
@@ -54,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 ENDPOINT = "score_file"
 SCORING_THREADS = 2
-OUTPUT_COLUMNS = ("transaction_id", "score", "decision", "model_version")
+OUTPUT_COLUMNS = ("transaction_id", "score", "decision", "model_decision", "model_version")
 FEATURE_LOOKBACK_DAYS = DELAY_DAYS + max(WINDOW_DAYS)  # the oldest row any feature of a transaction reads
 
 
@@ -104,6 +109,9 @@ def transactions_score_file(
         raise ScoreFileError(f"{out}: the output file must not be the input file")
     audit = request_audit_begin(endpoint=ENDPOINT, body=_job_description(path, out), remote_addr=None, client=client)
     model_version, model = _model()
+    # Takes the policy generation read with the model (each chunk then reads it anew) and loads the lists and
+    # rules before the scoring starts.
+    policy_active()
     result = ScoreFileResult(model_version=model_version.version)
     rows = _read(path, result)
     new, replays = _split(rows, result)
@@ -209,8 +217,16 @@ def _split(rows: pd.DataFrame, result: ScoreFileResult) -> tuple[pd.DataFrame, p
         if problem:
             problems.append(BadRow(int(row.line), problem))
         else:
+            # A prediction from before the decision layer was decided by the model alone.
+            model_decision = prediction.model_decision or prediction.decision
             replays.append(
-                (row.transaction_id, prediction.score, prediction.decision, prediction.model_version.version)
+                (
+                    row.transaction_id,
+                    prediction.score,
+                    prediction.decision,
+                    model_decision,
+                    prediction.model_version.version,
+                )
             )
     result.already_scored = len(replays)
     result.refused = len(problems)
@@ -287,13 +303,13 @@ def stored_history_frame(*, since, until, customers: set[str], terminals: set[st
 
 @dataclass
 class _Prepared:
-    """A chunk ready to store: the column lists of its Transaction and Prediction rows."""
+    """A chunk ready to store: the column lists of its Transaction and Prediction rows, the latter with the
+    model's decision until _store_chunk applies the decision layer."""
 
     chunk: pd.DataFrame
+    features: np.ndarray
     transactions: dict[str, list]
     predictions: dict[str, list]  # all but transaction_id, request_id, model_version_id and scored_at
-    scores: list[float]
-    decisions: list[str]
 
 
 def _score_chunk(model: Model, features: np.ndarray) -> tuple[list[Scored], float]:
@@ -315,21 +331,24 @@ def _prepare(
     predictions = prediction_columns(model=model, features=features, scored=scored, latency_ms=latency_ms)
     return _Prepared(
         chunk=chunk,
+        features=features,
         transactions=transaction_columns(chunk, timestamps=times),
         predictions=predictions,
-        scores=predictions["score"],
-        decisions=predictions["decision"],
     )
 
 
 def _store_chunk(prepared: _Prepared, *, job: _Job, while_committing: Callable[[], None] | None) -> pd.DataFrame:
-    """Store one chunk's Transactions and Predictions in one transaction (the job's request with the first).
+    """Decide one chunk's rows and store its Transactions and Predictions in one transaction (the job's request
+    with the first).
 
+    Decided here, not in _prepare, because the lists apply as they stand at the rows' scored_at (an entry that
+    expires or is added while a file is scored), as on the API path.
     while_committing, if given, is called once the rows are inserted, just before the commit.
     """
     chunk, n = prepared.chunk, len(prepared.chunk)
     moment = timezone.now()
     now = connection.ops.adapt_datetimefield_value(moment)
+    predictions = {**prepared.predictions, **_decided(prepared, names=job.model.feature_names, at=moment)}
     tx_digests = transaction_digests(chunk, created_at=moment)
     try:
         with transaction.atomic():
@@ -342,13 +361,13 @@ def _store_chunk(prepared: _Prepared, *, job: _Job, while_committing: Callable[[
             pks = {"transaction_id": transaction_pks, "model_version_id": [job.model_version.pk] * n}
             owners = {"request_id": [request.pk] * n, "scored_at": [now] * n}
             digests = prediction_digests(
-                prepared.predictions,
+                predictions,
                 transaction_pks=transaction_pks,
                 model_version_pk=job.model_version.pk,
                 request_pk=request.pk,
                 scored_at=moment,
             )
-            insert_rows(Prediction, {**pks, **owners, **prepared.predictions, "digest": digests})
+            insert_rows(Prediction, {**pks, **owners, **predictions, "digest": digests})
             if while_committing is not None:
                 while_committing()
     except IntegrityError:
@@ -358,14 +377,27 @@ def _store_chunk(prepared: _Prepared, *, job: _Job, while_committing: Callable[[
         ) from None
     job.request = request  # only once its chunk is committed
     job.result.scored += n
-    job.result.decisions.update(prepared.decisions)
+    job.result.decisions.update(predictions["decision"])
     return pd.DataFrame(
         {
             "transaction_id": chunk["transaction_id"].to_numpy(),
-            "score": prepared.scores,
-            "decision": prepared.decisions,
+            "score": predictions["score"],
+            "decision": predictions["decision"],
+            "model_decision": predictions["model_decision"],
             "model_version": job.model_version.version,
         }
+    )
+
+
+def _decided(prepared: _Prepared, *, names: Sequence[str], at: datetime) -> dict[str, list]:
+    """The decision layer's columns of a chunk scored at `at`, under the policy in force now."""
+    return decided_columns(
+        policy=policy_active(),
+        transactions=prepared.transactions,
+        predictions=prepared.predictions,
+        features=prepared.features,
+        feature_names=names,
+        at=at,
     )
 
 

@@ -96,6 +96,15 @@ class Lists:
             by_key.setdefault((entry.field, entry.value), []).append(entry)
         return cls({key: tuple(found) for key, found in by_key.items()})
 
+    def listed(self, *, customer_ids: Sequence[str], terminal_ids: Sequence[str]) -> list[int]:
+        """The positions of the rows whose customer or terminal has an entry: the only rows deciding() can decide."""
+        if not self.entries:
+            return []
+        customers = {value for name, value in self.entries if name == ListField.CUSTOMER.value}
+        terminals = {value for name, value in self.entries if name == ListField.TERMINAL.value}
+        pairs = zip(customer_ids, terminal_ids, strict=True)
+        return [i for i, (customer, terminal) in enumerate(pairs) if customer in customers or terminal in terminals]
+
     def deciding(self, *, customer_id: str, terminal_id: str, at: datetime) -> Entry | None:
         """The entry that decides at `at`: a block entry before an allow entry, the customer's first."""
         if not self.entries:

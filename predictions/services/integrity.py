@@ -106,8 +106,9 @@ _DECIDED_FIELDS = ("model_decision", "rules", "rule_errors", "list_entry", "rule
 
 def prediction_content(row: Prediction | ShadowPrediction) -> list[Any]:
     """The decision layer's fields (services/decisions.py) are appended when any is set; a prediction made
-    before them, or by score_file, keeps the content it was signed with. Setting one on such a row changes
-    its content, so it shows as changed. A shadow (challenger) prediction decides nothing and has none."""
+    before them (or by score_file before it applied them) keeps the content it was signed with. Setting one on
+    such a row changes its content, so it shows as changed. A shadow (challenger) prediction decides nothing
+    and has none."""
     content = [
         "shadow" if isinstance(row, ShadowPrediction) else "prediction",
         row.transaction_id,
@@ -226,7 +227,8 @@ def transaction_digests(rows: pd.DataFrame, *, created_at: datetime) -> list[str
 def prediction_digests(
     columns: dict[str, list], *, transaction_pks: list[int], model_version_pk: int, request_pk: int, scored_at: datetime
 ) -> list[str]:
-    """The digests of new Prediction rows written column-wise (records.prediction_columns' JSON texts)."""
+    """The digests of new Prediction rows written column-wise: records.prediction_columns' JSON texts with the
+    decision layer's (records.decided_columns), as prediction_content signs them."""
     key = _key()
     scored = canonical(_time(scored_at))
     thresholds_texts = {text: canonical(json.loads(text)) for text in set(columns["thresholds"])}
@@ -238,6 +240,7 @@ def prediction_digests(
         columns["features"],  # a list of floats as json.dumps writes it: already canonical
         columns["reasons"],
         columns["latency_ms"],
+        _decided_texts(columns),
         strict=True,
     )
     return [
@@ -254,11 +257,32 @@ def prediction_digests(
                 canonical(json.loads(reasons)),
                 repr(float(latency_ms)),
                 scored,
+                decided,
             ],
             key,
         )
-        for transaction_pk, score, decision, thresholds, features, reasons, latency_ms in rows
+        for transaction_pk, score, decision, thresholds, features, reasons, latency_ms, decided in rows
     ]
+
+
+def _decided_texts(columns: dict[str, list]) -> list[str]:
+    """prediction_content's ["decided", ...] item of each row, as canonical JSON (model_decision is set, so the
+    item is there). rules, rule_errors and list_entry are JSON texts (list_entry None for NULL).
+
+    Most rows share their values (the model's decision, [], [], null and the rule set): each distinct row is
+    made once, 10x faster than one join per row.
+    """
+    texts: dict[tuple, str] = {}
+    decided = []
+    for row in zip(*(columns[name] for name in _DECIDED_FIELDS), strict=True):
+        text = texts.get(row)
+        if text is None:
+            model_decision, rules, rule_errors, list_entry, rule_set_id = row
+            entry = None if list_entry is None else json.loads(list_entry)
+            item = ["decided", model_decision, json.loads(rules), json.loads(rule_errors), entry, rule_set_id]
+            text = texts[row] = canonical(item)
+        decided.append(text)
+    return decided
 
 
 # --- the audited tables -------------------------------------------------------------------------

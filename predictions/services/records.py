@@ -7,16 +7,16 @@ here, once, and nowhere else:
 - the Transaction row is the input as validated by predictions.rules, label unknown;
 - the Prediction row holds the score, the decision, the thresholds it was decided with, the feature
   vector in the model's order, and reasons for a flagged score only (REASONS);
-- prediction_row's decision is the decision layer's (services/decisions.py: the lists and the active rules),
-  with the model's own in model_decision; prediction_columns (score_file) keeps the model's decision and
-  leaves the layer's fields null;
+- the stored decision is the decision layer's (services/decisions.py: the lists and the active rules), with
+  the model's own in model_decision: prediction_row decides its row, decided_columns (score_file) the rows of
+  prediction_columns;
 - every request leaves one ScoringRequest row, accepted or refused;
 - a transaction_id that is already stored is answered as a replay of its first prediction when its
   content is the same and it was scored, and refused otherwise (replay_problem).
 
-transaction_columns and prediction_columns are the column-wise twins of transaction_row and prediction_row
-for the bulk writers; the test
-tests/predictions/services/test_records.py holds them to the same values.
+transaction_columns, prediction_columns and decided_columns are the column-wise twins of transaction_row and
+prediction_row for the bulk writers; tests/predictions/services/test_records.py and test_batch_decisions.py hold
+them to the same values.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from predictions.errors import DomainError
 from predictions.models import Decision, Label, ModelVersion, Prediction, ScoringRequest, Transaction
 from predictions.services.audit import RequestAudit
 from predictions.services.bulk_sql import json_text
-from predictions.services.decisions import prediction_decide
+from predictions.services.decisions import Policy, decision_final, prediction_decide
 from predictions.services.integrity import signed
 from predictions.services.row_sql import fetch_all, insert_row
 
@@ -245,6 +245,62 @@ def prediction_columns(
         "reasons": [json_text(reasons_of(s)) if s.reasons else "[]" for s in scored],
         "latency_ms": [latency_ms] * n,
     }
+
+
+def decided_columns(
+    *,
+    policy: Policy,
+    transactions: dict[str, list],
+    predictions: dict[str, list],
+    features: np.ndarray,
+    feature_names: Sequence[str],
+    at: datetime,
+) -> dict[str, list]:
+    """prediction_decide for many rows: the decision layer's columns, with the final decision in `decision`.
+
+    transactions, predictions: transaction_columns' and prediction_columns' lists (the latter's decision is the
+    model's); at: the rows' scored_at. Without active rules only the rows whose customer or terminal is listed go
+    through decision_final, so a file with no entries and no rules costs no Python per row: every other row
+    stores what prediction_decide stores for it (the model's decision, no rules, no errors, no entry).
+    """
+    model_decisions = predictions["decision"]
+    n = len(model_decisions)
+    rule_set = policy.rule_set
+    columns: dict[str, list] = {
+        "model_decision": model_decisions,
+        "decision": list(model_decisions),
+        "rules": ["[]"] * n,
+        "rule_errors": ["[]"] * n,
+        "list_entry": [None] * n,
+        "rule_set_id": [rule_set.id if rule_set else None] * n,
+    }
+    with_rules = rule_set is not None and bool(rule_set.rules)
+    rows = (
+        range(n)
+        if with_rules
+        else policy.lists.listed(customer_ids=transactions["customer_id"], terminal_ids=transactions["terminal_id"])
+    )
+    failures: dict[str, list[str]] = {}
+    for i in rows:
+        decided = decision_final(
+            model_decision=model_decisions[i],
+            score=predictions["score"][i],
+            transaction={name: transactions[name][i] for name in ("customer_id", "terminal_id", "amount", "currency")},
+            features=dict(zip(feature_names, features[i].tolist(), strict=True)) if with_rules else {},
+            lists=policy.lists,
+            rule_set=rule_set,
+            at=at,
+        )
+        columns["decision"][i] = decided.decision
+        columns["rules"][i] = json_text(decided.rules)
+        columns["rule_errors"][i] = json_text(decided.rule_errors)
+        columns["list_entry"][i] = json_text(decided.list_entry) if decided.list_entry is not None else None
+        for error in decided.rule_errors:
+            failures.setdefault(error["rule"], []).append(error["error"])
+    for rule, errors in failures.items():
+        # One line per rule and chunk, not one per row as the API logs: a broken rule fails on much of a file.
+        logger.warning("rule %s of rule set %s failed on %d rows: %s", rule, rule_set.version, len(errors), errors[0])
+    return columns
 
 
 def _thresholds(model: Model) -> dict[str, float]:

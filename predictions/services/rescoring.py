@@ -180,7 +180,7 @@ def _decision_problem(
     """What differs between the stored decision (and its rules and list entry) and the one the model's decision,
     the prediction's rule set and the lists in force when it was scored give; '' when nothing does."""
     _, _, score, decision, features, _, scored_at, _, _, _, customer_id, terminal_id, amount, currency, *stored = row
-    if not stored or stored[0] is None:  # a shadow; before the decision layer; score_file: the model decided alone
+    if not stored or stored[0] is None:  # a shadow, or made before the decision layer: the model decided alone
         if decision != model_decision:
             return f"stored decision {decision}, the model decides {model_decision}"
         return ""

@@ -61,7 +61,7 @@ def test_the_output_has_one_row_per_transaction_in_time_order(with_history, acti
 
     written = pd.read_csv(out, dtype={"transaction_id": str}, float_precision="round_trip")
     recent = pd.read_csv(files["recent"], dtype={"transaction_id": str}).sort_values(["timestamp", "transaction_id"])
-    assert list(written.columns) == ["transaction_id", "score", "decision", "model_version"]
+    assert list(written.columns) == ["transaction_id", "score", "decision", "model_decision", "model_version"]
     assert written["transaction_id"].tolist() == recent["transaction_id"].tolist()
     stored = dict(Prediction.objects.values_list("transaction__transaction_id", "score"))
     assert written["score"].tolist() == [stored[t] for t in written["transaction_id"]]

@@ -27,11 +27,12 @@ from predictions.services.records import (
 
 SCORED_FROM = pd.Timestamp("2026-03-04", tz="UTC")
 STORED_FIELDS = ("score", "decision", "features", "thresholds", "reasons")
+DECIDED_FIELDS = ("model_decision", "rules", "rule_errors", "list_entry", "rule_set")
 TRANSACTION_FIELDS = ("timestamp", "customer_id", "terminal_id", "amount", "currency", "metadata", "label")
 
 
 def _what_was_stored() -> dict[str, tuple]:
-    fields = [*STORED_FIELDS, *(f"transaction__{name}" for name in TRANSACTION_FIELDS)]
+    fields = [*STORED_FIELDS, *DECIDED_FIELDS, *(f"transaction__{name}" for name in TRANSACTION_FIELDS)]
     rows = Prediction.objects.values_list("transaction__transaction_id", *fields)
     return {transaction_id: tuple(values) for transaction_id, *values in rows}
 

@@ -65,12 +65,23 @@ def test_a_score_that_differs_is_reported_with_its_prediction(scored_day):
 
 def test_a_decision_the_model_would_not_take_is_reported(scored_day):
     approved = Prediction.objects.filter(decision="approve").first()
+    forged = copy_of(approved, decision="decline", model_decision="decline")
+
+    result = predictions_verify()
+
+    assert [(d.prediction_id, d.problem) for d in result.differences] == [
+        (forged.pk, "stored model_decision decline, the model decides approve")
+    ]
+
+
+def test_a_decision_the_lists_and_rules_would_not_take_is_reported(scored_day):
+    approved = Prediction.objects.filter(decision="approve").first()
     forged = copy_of(approved, decision="decline")
 
     result = predictions_verify()
 
     assert [(d.prediction_id, d.problem) for d in result.differences] == [
-        (forged.pk, "stored decision decline, the model decides approve")
+        (forged.pk, "stored decision 'decline', the lists and rules then give 'approve'")
     ]
 
 
