@@ -215,7 +215,23 @@ def prediction_row(
 ) -> Prediction:
     """The unsaved Prediction row of a scored transaction, decided by the lists and rules; its request is set by
     the writer."""
-    prediction = Prediction(
+    prediction = model_prediction_row(
+        tx, model_version=model_version, model=model, features=features, scored=scored, latency_ms=latency_ms
+    )
+    return prediction_decide(prediction, feature_names=model.feature_names)
+
+
+def model_prediction_row(
+    tx: Transaction,
+    *,
+    model_version: ModelVersion,
+    model: Model,
+    features: np.ndarray,
+    scored: Scored,
+    latency_ms: float,
+) -> Prediction:
+    """prediction_row before the lists and rules: the model's own decision (a challenger's shadow stops here)."""
+    return Prediction(
         transaction=tx,
         model_version=model_version,
         score=float(scored.score),
@@ -226,7 +242,6 @@ def prediction_row(
         latency_ms=latency_ms,
         scored_at=timezone.now(),
     )
-    return prediction_decide(prediction, feature_names=model.feature_names)
 
 
 def prediction_columns(

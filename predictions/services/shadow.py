@@ -22,7 +22,7 @@ from predictions.metrics import challenger_failed
 from predictions.models import ModelVersion, Prediction, ShadowPrediction
 from predictions.services.integrity import signed
 from predictions.services.model_loader import ModelUnavailable, model_for_version
-from predictions.services.records import prediction_row
+from predictions.services.records import model_prediction_row
 from predictions.services.row_sql import insert_row
 from predictions.services.serving import challenger_version
 
@@ -112,7 +112,8 @@ def _shadow_rows(
     latency_ms = (time.perf_counter() - started) * 1000.0 / len(predictions)
     rows = []
     for prediction, vector, s in zip(predictions, features, scored, strict=True):
-        row = prediction_row(
+        # The model's own decision: the lists and rules decide the champion's answer, and a shadow answers nothing.
+        row = model_prediction_row(
             prediction.transaction,
             model_version=model_version,
             model=model,

@@ -349,3 +349,21 @@ def test_purge_audit_deletes_old_shadows_before_their_requests(challenger, scori
     }
     assert not ShadowPrediction.objects.exists()
     assert audit_verify().intact
+
+
+def test_a_shadow_keeps_its_models_own_decision_when_a_list_decides_the_answer(
+    challenger, active_model_version, scoring_client, transaction_payload
+):
+    from predictions.services.model_loader import model_for_version
+    from predictions.services.policy import list_entry_add
+    from predictions.services.rescoring import predictions_verify
+
+    list_entry_add(list="block", field="terminal_id", value="T-BAD", reason="x", expires_at=None, actor=ACTOR)
+
+    answer = post(scoring_client, transaction_payload(terminal_id="T-BAD", amount="12.00"))
+
+    assert answer["decision"] == "decline" and answer["model_decision"] == "approve"
+    shadow_row = ShadowPrediction.objects.get()
+    model = model_for_version(challenger)
+    assert shadow_row.decision == model.decide(shadow_row.score)  # the challenger's thresholds, not the block list
+    assert predictions_verify().differences == []
