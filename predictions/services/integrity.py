@@ -149,8 +149,7 @@ def event_content(row: AuditEvent) -> list[Any]:
 
 def digest(content: list[Any], key: bytes | None = None) -> str:
     """HMAC-SHA256 of the content's canonical JSON (keys sorted, no spaces, UTF-8), under the current key."""
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hmac.digest(key or _key(), text.encode(), "sha256").hex()
+    return hmac.digest(key or _key(), canonical(content).encode(), "sha256").hex()
 
 
 def _key() -> bytes:
@@ -180,8 +179,14 @@ def _digest_of_parts(parts: Iterable[str], key: bytes) -> str:
     return hmac.digest(key, ("[" + ",".join(parts) + "]").encode(), "sha256").hex()
 
 
+# One encoder for every call: json.dumps with these options builds a new JSONEncoder each time, which was 90 % of
+# the cost of a short string's text (2.1 us against 0.25 us; bench/RESULTS.md, issue 13). The output is the same.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The canonical JSON text of a value: keys sorted, no spaces, not ASCII-escaped."""
+    return _CANONICAL.encode(value)
 
 
 def utc_texts(timestamps: pd.Series) -> list[str]:
@@ -254,7 +259,7 @@ def prediction_digests(
                 canonical(decision),
                 thresholds_texts[thresholds],
                 features,
-                canonical(json.loads(reasons)),
+                "[]" if reasons == "[]" else canonical(json.loads(reasons)),  # most rows have no reason
                 repr(float(latency_ms)),
                 scored,
                 decided,
