@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import multiprocessing
@@ -24,7 +25,7 @@ from predictions.models import ModelVersion, Prediction, Transaction
 from predictions.services.clients import keys_forget
 from predictions.services.events import Actor
 from predictions.services.integrity import signed
-from predictions.services.row_sql import insert_row
+from predictions.services.row_sql import insert_row, insert_together
 
 ACTOR = Actor(name="tester", via="test")
 
@@ -298,17 +299,53 @@ def _no_remembered_api_keys():
 
 @pytest.fixture
 def prediction_insert_fails():
-    """prediction_insert_fails(error): a context in which the scoring path's Prediction insert raises error."""
+    """prediction_insert_fails(error): a context in which the scoring path's Prediction insert raises error (on
+    SQLite the row's own INSERT; on PostgreSQL the one statement that holds it, services/row_sql.insert_together).
 
+    For a refusal by the database itself, see database_refuses_predictions."""
+
+    @contextlib.contextmanager
     def failing(error: Exception):
         def insert(row):
             if isinstance(row, Prediction):
                 raise error
             insert_row(row)
 
-        return mock.patch("predictions.services.scoring.insert_row", side_effect=insert)
+        def insert_all(rows):
+            if any(isinstance(row, Prediction) for row in rows):
+                raise error
+            insert_together(rows)
+
+        with (
+            mock.patch("predictions.services.scoring.insert_row", side_effect=insert),
+            mock.patch("predictions.services.scoring.insert_together", side_effect=insert_all),
+        ):
+            yield
 
     return failing
+
+
+@pytest.fixture
+def database_refuses_predictions(db):
+    """A trigger (rolled back with the test) with which the database refuses every new Prediction row with an
+    integrity error: the rows written before it in the same write must go with it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION test_refuse_prediction() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'refused' USING ERRCODE = 'integrity_constraint_violation'; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER test_refuse_prediction BEFORE INSERT ON predictions_prediction "
+                "FOR EACH ROW EXECUTE FUNCTION test_refuse_prediction()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER test_refuse_prediction BEFORE INSERT ON predictions_prediction "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -163,15 +163,23 @@ def _matches(stored: str, content: list[Any]) -> bool:
     return any(hmac.compare_digest(stored, digest(content, key)) for key in keys)
 
 
-def signed(row: models.Model) -> models.Model:
+def signed(row: models.Model, *, counted: bool = True) -> models.Model:
     """The row with its digest set; call it just before the row is inserted, once every field is final.
 
-    The row is counted in fraudsite_audit_rows_total when its transaction commits (predictions.metrics).
+    The row is counted in fraudsite_audit_rows_total when its transaction commits (predictions.metrics); with
+    counted=False the caller counts it (audit_rows_counted) once it is stored.
     """
     kind = KINDS_BY_MODEL[type(row)]
     row.digest = digest(kind.content(row))
-    audit_row_written(kind.name)
+    if counted:
+        audit_row_written(kind.name)
     return row
+
+
+def audit_rows_counted(rows: Iterable[models.Model]) -> None:
+    """Count rows signed with counted=False, now that they are stored."""
+    for row in rows:
+        audit_row_written(KINDS_BY_MODEL[type(row)].name)
 
 
 def _digest_of_parts(parts: Iterable[str], key: bytes) -> str:

@@ -389,9 +389,20 @@ def scoring_request_create(
 
     The caller sets audit.recorded once that block has committed: a rolled-back row does not count.
     """
+    request = scoring_request_row(
+        audit=audit, status_code=status_code, response=response, error=error, replayed=replayed
+    )
+    insert_row(signed(request))
+    return request
+
+
+def scoring_request_row(
+    *, audit: RequestAudit, status_code: int, response: Any, error: str = "", replayed: bool = False
+) -> ScoringRequest:
+    """The request's audit row, not yet signed or stored (scoring_request_create does both)."""
     if audit.recorded:
         raise RuntimeError(f"scoring request {audit.request_id} is already recorded")
-    request = ScoringRequest(
+    return ScoringRequest(
         request_id=audit.request_id,
         received_at=audit.received_at,
         endpoint=audit.endpoint,
@@ -405,8 +416,6 @@ def scoring_request_create(
         error=error[:200],
         replayed=replayed,
     )
-    insert_row(signed(request))
-    return request
 
 
 def refused_request_record(*, audit: RequestAudit, status_code: int, response: Any, error: str) -> None:

@@ -15,7 +15,7 @@ SQLite (bench/RESULTS.md, issue 13). Django's query log (DEBUG) does not list th
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
@@ -31,6 +31,43 @@ def insert_row(obj: models.Model) -> None:
         obj.pk = cursor.fetchone()[0] if db.vendor == "postgresql" else cursor.lastrowid
     obj._state.adding = False
     obj._state.db = db.alias
+
+
+def reserve_pks(objs: Sequence[models.Model]) -> None:
+    """PostgreSQL: set each row's primary key to the next value of its table's sequence, in one statement.
+
+    For rows that must know one another's keys before they are inserted (a digest names them), and that are then
+    inserted with insert_together.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    sql = _reserve_sql(tuple(type(obj) for obj in objs))
+    with db.wrap_database_errors:
+        keys = _driver(db).execute(sql).fetchone()
+    for obj, key in zip(objs, keys, strict=True):
+        obj.pk = key
+
+
+def insert_together(objs: Sequence[models.Model]) -> None:
+    """PostgreSQL: insert rows whose primary keys are set (reserve_pks), in this order, as one statement.
+
+    `WITH w1 AS (INSERT ...), w2 AS (INSERT ...) INSERT ...` is one round trip, and atomic by itself in autocommit,
+    where BEGIN, an INSERT each and COMMIT were five (bench/RESULTS.md, issue 13). The foreign keys between the rows
+    are checked when it ends (Django makes them DEFERRABLE INITIALLY DEFERRED). Inside a caller's transaction it
+    is one statement of that transaction.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    statements, params = [], []
+    for obj in objs:
+        sql, preparers = _insert_sql(type(obj), db.vendor, with_pk=True)
+        statements.append(sql)
+        params += [prepare(obj, db) for prepare in preparers]
+    *first, last = statements
+    sql = "".join(f"{'WITH' if i == 0 else ','} w{i} AS ({statement}) " for i, statement in enumerate(first)) + last
+    with db.wrap_database_errors:
+        _driver(db).execute(sql, params)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = db.alias
 
 
 def fetch_all(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -58,16 +95,25 @@ Preparer = Callable[[models.Model, Any], Any]
 
 
 @functools.cache
-def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[Preparer, ...]]:
-    # Every concrete column but a generated primary key, as the ORM's insert lists them. The new key comes from
-    # RETURNING on PostgreSQL and from the cursor's lastrowid on SQLite.
+def _reserve_sql(models_: tuple[type[models.Model], ...]) -> str:
+    quote = connection.ops.quote_name
+    keys = (f"nextval(pg_get_serial_sequence('{quote(m._meta.db_table)}', '{m._meta.pk.column}'))" for m in models_)
+    return f"SELECT {', '.join(keys)}"
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model], vendor: str, *, with_pk: bool = False) -> tuple[str, tuple[Preparer, ...]]:
+    # Every concrete column but a generated primary key, as the ORM's insert lists them, unless with_pk: then the
+    # key is set. A generated key comes from RETURNING on PostgreSQL and from the cursor's lastrowid on SQLite.
     meta = model._meta
-    fields = tuple(field for field in meta.concrete_fields if not field.generated and field is not meta.auto_field)
+    fields = tuple(
+        field for field in meta.concrete_fields if not field.generated and (with_pk or field is not meta.auto_field)
+    )
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["?" if vendor == "sqlite" else "%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
-    if vendor == "postgresql":
+    if vendor == "postgresql" and not with_pk:
         sql += f" RETURNING {quote(meta.pk.column)}"
     return sql, tuple(_preparer(field) for field in fields)
 

@@ -24,9 +24,9 @@ from django.db import IntegrityError, connection, transaction
 
 from model_package.features import FEATURE_NAMES, history_window, transaction_features
 from model_package.predict import Model
-from predictions.models import Label, ModelVersion, Prediction, ShadowPrediction, Transaction
+from predictions.models import Label, ModelVersion, Prediction, ScoringRequest, ShadowPrediction, Transaction
 from predictions.services.audit import RequestAudit
-from predictions.services.integrity import signed
+from predictions.services.integrity import audit_rows_counted, signed
 from predictions.services.model_loader import active_model
 from predictions.services.records import (
     REASONS,
@@ -37,13 +37,14 @@ from predictions.services.records import (
     prediction_row,
     replay_problem,
     scoring_request_create,
+    scoring_request_row,
     scoring_result,
     stored_result,
     stored_transactions,
     transaction_row,
 )
-from predictions.services.row_sql import fetch_all, insert_row
-from predictions.services.shadow import shadow_score, shadow_store
+from predictions.services.row_sql import fetch_all, insert_row, insert_together, reserve_pks
+from predictions.services.shadow import shadow_score, shadow_store, shadows_linked
 
 # The statuses the API answers with; stored on the request's audit row.
 STATUS_CREATED = 201
@@ -125,14 +126,38 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
         champion_names=model.feature_names,
         recompute=lambda names: transaction_features_from_history(transaction_input, names=names)[np.newaxis, :],
     )
-    with _write_block():
-        insert_row(signed(tx))
-        prediction.request = scoring_request_create(audit=audit, status_code=STATUS_CREATED, response=result)
-        prediction.transaction = tx  # its primary key, now that it has one
-        insert_row(signed(prediction))
-        shadow_store(shadows, predictions=[prediction])
+    request = scoring_request_row(audit=audit, status_code=STATUS_CREATED, response=result)
+    if connection.vendor == "postgresql":
+        _insert_at_once(tx, request, prediction, shadows)
+    else:
+        with _write_block():
+            insert_row(signed(tx))
+            insert_row(signed(request))
+            prediction.transaction, prediction.request = tx, request  # their primary keys, now that they have them
+            insert_row(signed(prediction))
+            shadow_store(shadows, predictions=[prediction])
     audit.recorded = True
     return ScoreOutcome(result=result, replayed=False)
+
+
+def _insert_at_once(
+    tx: Transaction, request: ScoringRequest, prediction: Prediction, shadows: list[ShadowPrediction]
+) -> None:
+    """PostgreSQL: a scored transaction's rows in one statement (row_sql.insert_together), their keys drawn first:
+    the prediction's digest names the transaction's and the request's. Two round trips instead of six.
+
+    Inside a caller's transaction, under a savepoint, so that a failure (the id stored meanwhile) leaves it usable.
+    """
+    rows = [tx, request, prediction, *shadows]
+    reserve_pks(rows)
+    prediction.transaction, prediction.request = tx, request
+    for row in (tx, request, prediction):
+        signed(row, counted=False)
+    if shadows:
+        shadows_linked(shadows, predictions=[prediction], counted=False)
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        insert_together(rows)
+    audit_rows_counted(rows)
 
 
 def transaction_features_from_history(

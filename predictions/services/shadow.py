@@ -89,14 +89,22 @@ def shadow_store(shadows: Sequence[ShadowPrediction], *, predictions: Sequence[P
     write block, after the predictions are inserted. No shadows (no challenger, or it was skipped): nothing."""
     if not shadows:
         return
-    for shadow, prediction in zip(shadows, predictions, strict=True):
-        shadow.transaction = prediction.transaction
-        shadow.request = prediction.request
-        signed(shadow)
+    shadows_linked(shadows, predictions=predictions)
     if len(shadows) == 1:
         insert_row(shadows[0])
     else:
         ShadowPrediction.objects.bulk_create(shadows)
+
+
+def shadows_linked(
+    shadows: Sequence[ShadowPrediction], *, predictions: Sequence[Prediction], counted: bool = True
+) -> Sequence[ShadowPrediction]:
+    """The shadows with their champion predictions' transaction and request (whose keys are set), signed."""
+    for shadow, prediction in zip(shadows, predictions, strict=True):
+        shadow.transaction = prediction.transaction
+        shadow.request = prediction.request
+        signed(shadow, counted=counted)
+    return shadows
 
 
 def _shadow_rows(

@@ -136,9 +136,9 @@ def test_the_stored_score_is_the_models_score_of_the_stored_features(active_mode
     ]
 
 
-def test_it_writes_the_three_rows_or_none(active_model_version, prediction_insert_fails):
+def test_it_writes_the_three_rows_or_none(active_model_version, database_refuses_predictions):
     request = audit()
-    with prediction_insert_fails(IntegrityError("boom")), pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError):
         transaction_score(transaction_input=tx(), audit=request)
 
     assert (Transaction.objects.count(), ScoringRequest.objects.count()) == (0, 0)
