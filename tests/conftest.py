@@ -298,26 +298,27 @@ def _no_remembered_api_keys():
 
 
 @pytest.fixture
-def prediction_insert_fails():
-    """prediction_insert_fails(error): a context in which the scoring path's Prediction insert raises error (on
+def insert_fails():
+    """insert_fails(model, error): a context in which the scoring path's insert of a `model` row raises error (on
     SQLite the row's own INSERT; on PostgreSQL the one statement that holds it, services/row_sql.insert_together).
 
     For a refusal by the database itself, see database_refuses_predictions."""
 
     @contextlib.contextmanager
-    def failing(error: Exception):
+    def failing(model: type, error: Exception):
         def insert(row):
-            if isinstance(row, Prediction):
+            if isinstance(row, model):
                 raise error
             insert_row(row)
 
         def insert_all(rows):
-            if any(isinstance(row, Prediction) for row in rows):
+            if any(isinstance(row, model) for row in rows):
                 raise error
             insert_together(rows)
 
         with (
             mock.patch("predictions.services.scoring.insert_row", side_effect=insert),
+            mock.patch("predictions.services.shadow.insert_row", side_effect=insert),
             mock.patch("predictions.services.scoring.insert_together", side_effect=insert_all),
         ):
             yield

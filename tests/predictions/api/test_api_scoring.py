@@ -320,9 +320,9 @@ def test_an_unexpected_error_is_a_500_that_reveals_nothing(scoring_client, activ
 
 
 def test_no_score_is_returned_when_storing_it_fails(
-    scoring_client, active_model_version, transaction_payload, prediction_insert_fails
+    scoring_client, active_model_version, transaction_payload, insert_fails
 ):
-    with prediction_insert_fails(RuntimeError("disk full")):
+    with insert_fails(Prediction, RuntimeError("disk full")):
         response = post(scoring_client, transaction_payload())
 
     assert response.status_code == 500

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from predictions.models import ModelVersion, Prediction, ScoringRequest, ShadowPrediction, Transaction
-from predictions.services.row_sql import _insert_sql, insert_row
+from predictions.services.row_sql import _insert_sql, insert_row, insert_together, reserve_pks
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,23 @@ def test_an_inserted_row_reads_back_as_saved(active_model_version):
         stored = type(obj).objects.get(pk=obj.pk)
         fields = [f.attname for f in type(obj)._meta.concrete_fields]
         assert {name: getattr(stored, name) for name in fields} == {name: getattr(obj, name) for name in fields}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement write")
+def test_rows_inserted_together_read_back_as_saved_with_their_reserved_keys(active_model_version):
+    tx, request, prediction, shadow = _rows(active_model_version)
+    reserve_pks([tx, request, prediction, shadow])
+    prediction.transaction = shadow.transaction = tx  # the new rows refer to one another by the reserved keys
+    prediction.request = shadow.request = request
+    keys = [row.pk for row in (tx, request, prediction, shadow)]
+
+    insert_together([tx, request, prediction, shadow])
+
+    for obj, key in zip((tx, request, prediction, shadow), keys, strict=True):
+        stored = type(obj).objects.get(pk=key)
+        fields = [f.attname for f in type(obj)._meta.concrete_fields]
+        assert {name: getattr(stored, name) for name in fields} == {name: getattr(obj, name) for name in fields}
+    later = Transaction(**{f.attname: getattr(tx, f.attname) for f in Transaction._meta.concrete_fields})
+    later.id, later.transaction_id = None, "rs-3"
+    insert_row(later)  # the sequence moved past the reserved key
+    assert later.pk > tx.pk

@@ -180,8 +180,10 @@ def test_a_challenger_that_raises_while_scoring_does_not_break_scoring(
     assert shadow.shadow_failures[(challenger.version, "score")] == 2
 
 
-def test_the_shadow_is_written_with_the_champion_or_not_at_all(challenger, scoring_client, transaction_payload):
-    with mock.patch("predictions.services.shadow.insert_row", side_effect=OperationalError("disk I/O error")):
+def test_the_shadow_is_written_with_the_champion_or_not_at_all(
+    challenger, scoring_client, transaction_payload, insert_fails
+):
+    with insert_fails(ShadowPrediction, OperationalError("disk I/O error")):
         response = scoring_client.post("/api/v1/transactions/", transaction_payload(), format="json")
 
     assert response.status_code == 503
