@@ -105,12 +105,25 @@ class DuplicateTransaction(DomainError):
 
 def stored_transactions(transaction_ids: Sequence[str]) -> dict[str, Transaction]:
     """The stored transactions among transaction_ids, by transaction_id."""
-    pks = _stored_pks(transaction_ids)
+    return transactions_with_pks(_stored_pks(transaction_ids))
+
+
+def transactions_with_pks(pks: Sequence[int]) -> dict[str, Transaction]:
+    """The transactions with these primary keys, by transaction_id."""
     stored: dict[str, Transaction] = {}
     for first in range(0, len(pks), LOOKUP_BATCH):
         for row in Transaction.objects.filter(pk__in=pks[first : first + LOOKUP_BATCH]).order_by():
             stored[row.transaction_id] = row
     return stored
+
+
+def stored_pk_statement(transaction_id: str) -> tuple[str, list[str]]:
+    """The query of the primary key of one stored transaction_id (no row: not stored), as (sql, params) for
+    row_sql.fetch_all or fetch_many. One plain parameter: psycopg dumps a list in Python."""
+    quote = connection.ops.quote_name
+    meta = Transaction._meta
+    sql = f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)} WHERE {quote('transaction_id')} = %s"
+    return sql, [transaction_id]
 
 
 def _stored_pks(transaction_ids: Sequence[str]) -> list[int]:
@@ -120,8 +133,8 @@ def _stored_pks(transaction_ids: Sequence[str]) -> list[int]:
     meta = Transaction._meta
     select = f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)} WHERE {quote('transaction_id')}"
     ids = list(transaction_ids)
-    if len(ids) == 1:  # the scoring path: one plain parameter (psycopg dumps a list in Python)
-        return [row[0] for row in fetch_all(f"{select} = %s", ids)]
+    if len(ids) == 1:
+        return [row[0] for row in fetch_all(*stored_pk_statement(ids[0]))]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"{select} = ANY(%s)", [ids])  # one query, the ids as an array

@@ -39,11 +39,13 @@ from predictions.services.records import (
     scoring_request_create,
     scoring_request_row,
     scoring_result,
+    stored_pk_statement,
     stored_result,
     stored_transactions,
     transaction_row,
+    transactions_with_pks,
 )
-from predictions.services.row_sql import fetch_all, insert_row, insert_together, reserve_pks
+from predictions.services.row_sql import fetch_many, insert_row, insert_together, reserve_pks
 from predictions.services.shadow import shadow_score, shadow_store, shadows_linked
 
 # The statuses the API answers with; stored on the request's audit row.
@@ -78,12 +80,17 @@ class BatchOutcome:
 
 
 def transaction_score(*, transaction_input: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
-    """Score one transaction and store it, or return the stored result of an identical earlier request."""
-    stored = stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
-    if stored is not None:
+    """Score one transaction and store it, or return the stored result of an identical earlier request.
+
+    Whether it is stored and its history are read together: one round trip on PostgreSQL.
+    """
+    lookup = stored_pk_statement(transaction_input.transaction_id)
+    history, (found,) = StoredHistory.fetch_beside([transaction_input], [lookup])
+    if found:
+        stored = transactions_with_pks([found[0][0]])[transaction_input.transaction_id]
         return _replay(stored=stored, incoming=transaction_input, audit=audit)
     try:
-        return _score_new(transaction_input=transaction_input, audit=audit)
+        return _score_new(transaction_input=transaction_input, audit=audit, history=history)
     except IntegrityError:
         # A concurrent request stored the same transaction_id between our lookup and our insert.
         stored = stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
@@ -108,10 +115,10 @@ def transactions_score_batch(*, transactions: Sequence[TransactionInput], audit:
 # --- one transaction ----------------------------------------------------------------------
 
 
-def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
+def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit, history: StoredHistory) -> ScoreOutcome:
     model_version, model = active_model()
     started = time.perf_counter()
-    features = transaction_features_from_history(transaction_input, names=model.feature_names)
+    features = transaction_features_from_history(transaction_input, stored=history, names=model.feature_names)
     scored = model.score_many(features[np.newaxis, :], explain=REASONS)[0]
     latency_ms = (time.perf_counter() - started) * 1000.0
     tx = transaction_row(transaction_input)
@@ -124,7 +131,9 @@ def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit) -> S
     shadows = shadow_score(
         predictions=[prediction],
         champion_names=model.feature_names,
-        recompute=lambda names: transaction_features_from_history(transaction_input, names=names)[np.newaxis, :],
+        recompute=lambda names: transaction_features_from_history(transaction_input, stored=history, names=names)[
+            np.newaxis, :
+        ],
     )
     request = scoring_request_row(audit=audit, status_code=STATUS_CREATED, response=result)
     if connection.vendor == "postgresql":
@@ -205,25 +214,41 @@ class StoredHistory:
 
     @classmethod
     def fetch(cls, items: Sequence[TransactionInput]) -> StoredHistory:
+        return cls.fetch_beside(items, [])[0]
+
+    @classmethod
+    def fetch_beside(
+        cls, items: Sequence[TransactionInput], others: Sequence[tuple[str, list]]
+    ) -> tuple[StoredHistory, list[list[tuple]]]:
+        """The history of items, and the rows of other statements, all in one round trip (row_sql.fetch_many)."""
         customer_sql, terminal_sql = _history_sql(connection.vendor)
         adapt = connection.ops.adapt_datetimefield_value
         windows = [(item, history_window(item.timestamp)) for item in items]
-        customers: dict[str, tuple[list[datetime], list[float]]] = {}
-        for customer_id in dict.fromkeys(item.customer_id for item in items):
+        customer_ids = list(dict.fromkeys(item.customer_id for item in items))
+        terminal_ids = list(dict.fromkeys(item.terminal_id for item in items))
+        statements = list(others)
+        for customer_id in customer_ids:
             mine = [(item, window) for item, window in windows if item.customer_id == customer_id]
             since = min(window.customer_since for _, window in mine)
             until = max(item.timestamp for item, _ in mine)
-            rows = fetch_all(customer_sql, [customer_id, adapt(since), adapt(until)])
-            customers[customer_id] = ([datetime.fromisoformat(ts) for ts, _ in rows], [amount for _, amount in rows])
-        terminals: dict[str, tuple[list[datetime], list[bool]]] = {}
-        for terminal_id in dict.fromkeys(item.terminal_id for item in items):
+            statements.append((customer_sql, [customer_id, adapt(since), adapt(until)]))
+        for terminal_id in terminal_ids:
             mine = [window for item, window in windows if item.terminal_id == terminal_id]
             since = min(window.terminal_since for window in mine)
             until = max(window.terminal_until for window in mine)
-            rows = fetch_all(terminal_sql, [terminal_id, adapt(since), adapt(until)])
+            statements.append((terminal_sql, [terminal_id, adapt(since), adapt(until)]))
+        results = fetch_many(statements)
+        histories = iter(results[len(others) :])
+        customers: dict[str, tuple[list[datetime], list[float]]] = {}
+        for customer_id in customer_ids:
+            rows = next(histories)
+            customers[customer_id] = ([datetime.fromisoformat(ts) for ts, _ in rows], [amount for _, amount in rows])
+        terminals: dict[str, tuple[list[datetime], list[bool]]] = {}
+        for terminal_id in terminal_ids:
+            rows = next(histories)
             frauds = [label == Label.FRAUD for _, label in rows]
             terminals[terminal_id] = ([datetime.fromisoformat(ts) for ts, _ in rows], frauds)
-        return cls(customers=customers, terminals=terminals)
+        return cls(customers=customers, terminals=terminals), results[: len(others)]
 
     def customer_rows(self, customer_id: str, *, after: datetime, until: datetime) -> list[tuple[datetime, float]]:
         """(timestamp, amount) with after < timestamp <= until, as the customer query selects them."""

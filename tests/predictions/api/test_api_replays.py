@@ -91,13 +91,9 @@ def test_a_concurrent_request_with_the_same_id_becomes_a_replay(
     first = post(scoring_client, body).json()
     from predictions.services import scoring
 
-    real_lookup = scoring.stored_transactions
-    lookups = iter([{}])
-
-    def lookup_that_misses_once(ids):
-        return next(lookups, None) or real_lookup(ids)
-
-    with mock.patch.object(scoring, "stored_transactions", side_effect=lookup_that_misses_once):
+    # The lookup read beside the history finds nothing, as if the other request had not committed yet.
+    not_yet = ("SELECT 1 WHERE 1 = 0", [])
+    with mock.patch.object(scoring, "stored_pk_statement", return_value=not_yet):
         response = post(scoring_client, body)
 
     assert response.status_code == 200

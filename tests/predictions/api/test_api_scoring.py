@@ -301,7 +301,7 @@ def test_when_the_database_fails_it_is_503_without_details(scoring_client, activ
     from django.db import OperationalError
 
     failure = OperationalError("could not connect to server at 10.0.0.7")
-    with mock.patch("predictions.services.scoring.stored_transactions", side_effect=failure):
+    with mock.patch("predictions.services.scoring.fetch_many", side_effect=failure):  # its first read
         response = post(scoring_client, transaction_payload())
 
     assert response.status_code == 503
