@@ -42,12 +42,13 @@ class ModelUnavailable(DomainError):
     code = "model_unavailable"
 
 
-def active_model() -> tuple[ModelVersion, Model]:
+def active_model(serving_rows: list[tuple] | None = None) -> tuple[ModelVersion, Model]:
     """The active model version and its loaded, verified model; raises ModelUnavailable.
 
-    Its one query also reads the challenger and the decision policy's generation (services/serving.py).
+    Its one query also reads the challenger and the decision policy's generation (services/serving.py);
+    serving_rows: that query's rows, when the caller read them beside others (serving.statement()).
     """
-    active = serving.read()
+    active = serving.read(serving_rows)
     if active is None:
         raise ModelUnavailable("no model version is active")
     return active, model_for_version(active)

@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from model_package.features import FEATURE_NAMES, history_window, transaction_features
 from model_package.predict import Model
 from predictions.models import Label, ModelVersion, Prediction, ScoringRequest, ShadowPrediction, Transaction
+from predictions.services import serving
 from predictions.services.audit import RequestAudit
 from predictions.services.integrity import audit_rows_counted, signed
 from predictions.services.model_loader import active_model
@@ -82,15 +83,16 @@ class BatchOutcome:
 def transaction_score(*, transaction_input: TransactionInput, audit: RequestAudit) -> ScoreOutcome:
     """Score one transaction and store it, or return the stored result of an identical earlier request.
 
-    Whether it is stored and its history are read together: one round trip on PostgreSQL.
+    Whether it is stored, its history and the serving versions (services/serving.py) are read together: one
+    round trip on PostgreSQL. A replay uses none of the versions, so it needs no model.
     """
     lookup = stored_pk_statement(transaction_input.transaction_id)
-    history, (found,) = StoredHistory.fetch_beside([transaction_input], [lookup])
+    history, (found, versions) = StoredHistory.fetch_beside([transaction_input], [lookup, serving.statement()])
     if found:
         stored = transactions_with_pks([found[0][0]])[transaction_input.transaction_id]
         return _replay(stored=stored, incoming=transaction_input, audit=audit)
     try:
-        return _score_new(transaction_input=transaction_input, audit=audit, history=history)
+        return _score_new(transaction_input=transaction_input, audit=audit, history=history, versions=versions)
     except IntegrityError:
         # A concurrent request stored the same transaction_id between our lookup and our insert.
         stored = stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
@@ -115,8 +117,10 @@ def transactions_score_batch(*, transactions: Sequence[TransactionInput], audit:
 # --- one transaction ----------------------------------------------------------------------
 
 
-def _score_new(*, transaction_input: TransactionInput, audit: RequestAudit, history: StoredHistory) -> ScoreOutcome:
-    model_version, model = active_model()
+def _score_new(
+    *, transaction_input: TransactionInput, audit: RequestAudit, history: StoredHistory, versions: list[tuple]
+) -> ScoreOutcome:
+    model_version, model = active_model(versions)
     started = time.perf_counter()
     features = transaction_features_from_history(transaction_input, stored=history, names=model.feature_names)
     scored = model.score_many(features[np.newaxis, :], explain=REASONS)[0]

@@ -26,10 +26,18 @@ _this_thread = threading.local()
 _UNREAD = object()
 
 
-def read() -> ModelVersion | None:
-    """The active version (None without one), keeping the challenger and the generation read with it."""
-    active, _this_thread.challenger, _this_thread.policy_generation = _versions_now()
+def read(rows: list[tuple] | None = None) -> ModelVersion | None:
+    """The active version (None without one), keeping the challenger and the generation read with it.
+
+    rows: statement()'s rows, when the caller has read them beside other statements (row_sql.fetch_many).
+    """
+    active, _this_thread.challenger, _this_thread.policy_generation = _versions_now(rows)
     return active
+
+
+def statement() -> tuple[str, list]:
+    """read()'s query, as (sql, params)."""
+    return _sql(connection.vendor), [True, True]
 
 
 def challenger_version() -> ModelVersion | None:
@@ -50,12 +58,12 @@ def forget() -> None:
     _this_thread.__dict__.clear()
 
 
-def _versions_now() -> tuple[ModelVersion | None, ModelVersion | None, int]:
+def _versions_now(rows: list[tuple] | None = None) -> tuple[ModelVersion | None, ModelVersion | None, int]:
     """The active and the challenger versions and the policy's generation; each ModelVersion is rebuilt through
     the ORM only when its row differs from the last one this process saw (another version, or new thresholds)."""
     active = challenger = None
     generation = 0
-    for row in fetch_all(_sql(connection.vendor), [True, True]):
+    for row in fetch_all(*statement()) if rows is None else rows:
         generation, is_active, columns = row[0] or 0, row[1], row[2:]
         if is_active is None:  # no version is active nor the challenger
             continue

@@ -197,8 +197,10 @@ def test_a_batch_that_loses_two_races_in_a_row_replays_both_winners(active_model
         if not second_winner:
             # The lookup misses race-1, stored by the first winner just before.
             race_2 = tx("race-2", amount="5.00")
-            history = scoring.StoredHistory.fetch([race_2])
-            second_winner["outcome"] = scoring._score_new(transaction_input=race_2, audit=audit(), history=history)
+            history, (versions,) = scoring.StoredHistory.fetch_beside([race_2], [scoring.serving.statement()])
+            second_winner["outcome"] = scoring._score_new(
+                transaction_input=race_2, audit=audit(), history=history, versions=versions
+            )
             return {}
         if len(second_winner) == 1:
             second_winner["seen"] = True  # the retry sees race-1 but misses race-2, stored meanwhile
