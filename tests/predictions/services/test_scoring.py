@@ -174,17 +174,20 @@ def test_other_metadata_is_other_content(active_model_version):
 def test_a_batch_that_loses_a_race_replays_the_winners_rows(active_model_version):
     winner = transaction_score(transaction_input=tx("race-1"), audit=audit())
     real_lookup = scoring.stored_transactions
-    misses = iter([{}])
+    lookups = []
 
-    with mock.patch.object(
-        scoring, "stored_transactions", side_effect=lambda ids: next(misses, None) or real_lookup(ids)
-    ):
+    def lookup(ids):
+        lookups.append(ids)
+        return {} if len(lookups) == 1 else real_lookup(ids)  # the first misses race-1, stored just before
+
+    with mock.patch.object(scoring, "stored_transactions", side_effect=lookup):
         outcome = transactions_score_batch(transactions=[tx("race-1"), tx("race-2", amount="5.00")], audit=audit())
 
     results = outcome.result["results"]
     assert results[0] == {**winner.result, "replayed": True}
     assert results[1]["replayed"] is False
     assert Prediction.objects.count() == 2
+    assert len(lookups) == 2  # the race was lost once, then replayed
 
 
 def test_a_batch_that_loses_two_races_in_a_row_replays_both_winners(active_model_version):
