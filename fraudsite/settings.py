@@ -112,8 +112,6 @@ def _database() -> dict:
         # paired runs; at 16 connections no difference showed (bench/RESULTS.md, issue 13). Off for a pooler
         # in transaction mode (PgBouncer), which cannot keep prepared statements.
         config.setdefault("OPTIONS", {})["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
-        # Django's backend with a health check that polls the socket instead of a round trip (fraudsite/db).
-        config["ENGINE"] = "fraudsite.db.postgresql"
     return config
 
 
