@@ -5,6 +5,7 @@ prints its directory); it posts N new transactions for that history and prints t
 Used to compare two trees with little noise (bench/RESULTS.md, issue 12).
 
     .venv/bin/python bench/api_inprocess.py /tmp/fraudsite-bench-XXXX 1050 label
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fraudsite_bench_api_NNNN .venv/bin/python bench/api_inprocess.py ...
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def main() -> None:
     work, count, label = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     os.environ.update(
         {
-            "DATABASE_URL": f"sqlite:///{work}/bench-api.sqlite3",
+            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{work}/bench-api.sqlite3",
             "SECRET_KEY": "bench-only-secret-key-" + "x" * 30,
             "DEBUG": "0",
             "FRAUDSITE_VAR_DIR": work,

@@ -111,7 +111,10 @@ def _database() -> dict:
         # prepare_threshold): at one connection a scoring request's p50 fell from 7.3-9.2 ms to 5.3-6.8 ms in
         # paired runs; at 16 connections no difference showed (bench/RESULTS.md, issue 13). Off for a pooler
         # in transaction mode (PgBouncer), which cannot keep prepared statements.
-        config.setdefault("OPTIONS", {})["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
+        binding = env_bool("DB_SERVER_SIDE_BINDING", True)
+        config.setdefault("OPTIONS", {})["server_side_binding"] = binding
+        if binding:
+            config["OPTIONS"]["prepare_threshold"] = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
     return config
 
 
