@@ -33,22 +33,25 @@ def insert_row(obj: models.Model) -> None:
     obj._state.db = db.alias
 
 
-def reserve_pks(objs: Sequence[models.Model]) -> None:
-    """PostgreSQL: set each row's primary key to the next value of its table's sequence, in one statement.
+def pk_statement(models_: Sequence[type[models.Model]]) -> tuple[str, list]:
+    """PostgreSQL: the statement (for fetch_many) whose one row is the next key of each model's table, in order.
 
     For rows that must know one another's keys before they are inserted (a digest names them), and that are then
-    inserted with insert_together.
+    inserted with insert_together. A key drawn and not used leaves a gap in its sequence, as a failed insert does.
     """
-    db = connections[DEFAULT_DB_ALIAS]
-    sql = _reserve_sql(tuple(type(obj) for obj in objs))
-    with db.wrap_database_errors:
-        keys = _driver(db).execute(sql).fetchone()
-    for obj, key in zip(objs, keys, strict=True):
+    return _reserve_sql(tuple(models_)), []
+
+
+def pks_assigned(objs: Sequence[models.Model], keys: Sequence[int]) -> None:
+    """Give objs the keys that pk_statement drew for their models, in order (a key left over is not used)."""
+    if len(objs) > len(keys):
+        raise ValueError(f"{len(objs)} rows for {len(keys)} drawn keys")
+    for obj, key in zip(objs, keys, strict=False):
         obj.pk = key
 
 
 def insert_together(objs: Sequence[models.Model]) -> None:
-    """PostgreSQL: insert rows whose primary keys are set (reserve_pks), in this order, as one statement.
+    """PostgreSQL: insert rows whose primary keys are set (pk_statement), in this order, as one statement.
 
     `WITH w1 AS (INSERT ...), w2 AS (INSERT ...) INSERT ...` is one round trip, and atomic by itself in autocommit,
     where BEGIN, an INSERT each and COMMIT were five (bench/RESULTS.md, issue 13). The foreign keys between the rows

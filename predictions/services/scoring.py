@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TypedDict
 
 import numpy as np
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from model_package.features import FEATURE_NAMES, history_window, transaction_features
 from model_package.predict import Model
@@ -46,12 +46,15 @@ from predictions.services.records import (
     transaction_row,
     transactions_with_pks,
 )
-from predictions.services.row_sql import fetch_many, insert_row, insert_together, reserve_pks
+from predictions.services.row_sql import fetch_many, insert_row, insert_together, pk_statement, pks_assigned
 from predictions.services.shadow import shadow_score, shadow_store, shadows_linked
 
 # The statuses the API answers with; stored on the request's audit row.
 STATUS_CREATED = 201
 STATUS_REPLAYED = 200
+
+# The rows a new transaction stores, in the order their keys are drawn on PostgreSQL (the shadow's with a challenger).
+SCORED_ROWS = (Transaction, ScoringRequest, Prediction, ShadowPrediction)
 
 
 class BatchItemResult(ScoringResult):
@@ -84,15 +87,25 @@ def transaction_score(*, transaction_input: TransactionInput, audit: RequestAudi
     """Score one transaction and store it, or return the stored result of an identical earlier request.
 
     Whether it is stored, its history and the serving versions (services/serving.py) are read together: one
-    round trip on PostgreSQL. A replay uses none of the versions, so it needs no model.
+    round trip on PostgreSQL, which also draws the keys of the rows a new transaction stores (_insert_at_once).
+    A replay uses none of the versions, so it needs no model (and leaves a gap in the key sequences).
     """
     lookup = stored_pk_statement(transaction_input.transaction_id)
-    history, (found, versions) = StoredHistory.fetch_beside([transaction_input], [lookup, serving.statement()])
+    keys = [pk_statement(SCORED_ROWS)] if connection.vendor == "postgresql" else []
+    history, (found, versions, *drawn) = StoredHistory.fetch_beside(
+        [transaction_input], [lookup, serving.statement(), *keys]
+    )
     if found:
         stored = transactions_with_pks([found[0][0]])[transaction_input.transaction_id]
         return _replay(stored=stored, incoming=transaction_input, audit=audit)
     try:
-        return _score_new(transaction_input=transaction_input, audit=audit, history=history, versions=versions)
+        return _score_new(
+            transaction_input=transaction_input,
+            audit=audit,
+            history=history,
+            versions=versions,
+            keys=drawn[0][0] if drawn else None,
+        )
     except IntegrityError:
         # A concurrent request stored the same transaction_id between our lookup and our insert.
         stored = stored_transactions([transaction_input.transaction_id]).get(transaction_input.transaction_id)
@@ -118,8 +131,14 @@ def transactions_score_batch(*, transactions: Sequence[TransactionInput], audit:
 
 
 def _score_new(
-    *, transaction_input: TransactionInput, audit: RequestAudit, history: StoredHistory, versions: list[tuple]
+    *,
+    transaction_input: TransactionInput,
+    audit: RequestAudit,
+    history: StoredHistory,
+    versions: list[tuple],
+    keys: Sequence[int] | None,
 ) -> ScoreOutcome:
+    """keys: the rows' keys drawn beside the read (PostgreSQL, SCORED_ROWS' order); None where the insert sets them."""
     model_version, model = active_model(versions)
     started = time.perf_counter()
     features = transaction_features_from_history(transaction_input, stored=history, names=model.feature_names)
@@ -140,8 +159,8 @@ def _score_new(
         ],
     )
     request = scoring_request_row(audit=audit, status_code=STATUS_CREATED, response=result)
-    if connection.vendor == "postgresql":
-        _insert_at_once(tx, request, prediction, shadows)
+    if keys is not None:
+        _insert_at_once([tx, request, prediction, *shadows], keys)
     else:
         with _write_block():
             insert_row(signed(tx))
@@ -153,17 +172,15 @@ def _score_new(
     return ScoreOutcome(result=result, replayed=False)
 
 
-def _insert_at_once(
-    tx: Transaction, request: ScoringRequest, prediction: Prediction, shadows: list[ShadowPrediction]
-) -> None:
-    """PostgreSQL: a scored transaction's rows in one statement (row_sql.insert_together), their keys drawn first:
-    the prediction's digest names the transaction's and the request's. Two round trips (nextval, the statement)
-    where BEGIN, three INSERTs and COMMIT were five.
+def _insert_at_once(rows: list[models.Model], keys: Sequence[int]) -> None:
+    """PostgreSQL: a scored transaction's rows (transaction, request, prediction, its shadows) in one statement
+    (row_sql.insert_together), with the keys drawn in the read before: the prediction's digest names the
+    transaction's and the request's. One round trip where BEGIN, three INSERTs and COMMIT were five.
 
     Inside a caller's transaction, under a savepoint, so that a failure (the id stored meanwhile) leaves it usable.
     """
-    rows = [tx, request, prediction, *shadows]
-    reserve_pks(rows)
+    tx, request, prediction, *shadows = rows
+    pks_assigned(rows, keys)
     prediction.transaction, prediction.request = tx, request
     for row in (tx, request, prediction):
         signed(row, counted=False)

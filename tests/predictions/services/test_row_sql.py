@@ -11,7 +11,14 @@ from django.db import connection
 from django.utils import timezone
 
 from predictions.models import ModelVersion, Prediction, ScoringRequest, ShadowPrediction, Transaction
-from predictions.services.row_sql import _insert_sql, insert_row, insert_together, reserve_pks
+from predictions.services.row_sql import (
+    _insert_sql,
+    fetch_many,
+    insert_row,
+    insert_together,
+    pk_statement,
+    pks_assigned,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +102,9 @@ def test_an_inserted_row_reads_back_as_saved(active_model_version):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement write")
 def test_rows_inserted_together_read_back_as_saved_with_their_reserved_keys(active_model_version):
     tx, request, prediction, shadow = _rows(active_model_version)
-    reserve_pks([tx, request, prediction, shadow])
+    rows = [tx, request, prediction, shadow]
+    ((keys,),) = fetch_many([pk_statement([type(row) for row in rows])])
+    pks_assigned(rows, keys)
     prediction.transaction = shadow.transaction = tx  # the new rows refer to one another by the reserved keys
     prediction.request = shadow.request = request
     keys = [row.pk for row in (tx, request, prediction, shadow)]

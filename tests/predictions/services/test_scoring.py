@@ -199,11 +199,8 @@ def test_a_batch_that_loses_two_races_in_a_row_replays_both_winners(active_model
     def lookup(ids):
         if not second_winner:
             # The lookup misses race-1, stored by the first winner just before.
-            race_2 = tx("race-2", amount="5.00")
-            history, (versions,) = scoring.StoredHistory.fetch_beside([race_2], [scoring.serving.statement()])
-            second_winner["outcome"] = scoring._score_new(
-                transaction_input=race_2, audit=audit(), history=history, versions=versions
-            )
+            # A concurrent request stores race-2 (its own lookup is not this one).
+            second_winner["outcome"] = transaction_score(transaction_input=tx("race-2", amount="5.00"), audit=audit())
             return {}
         if len(second_winner) == 1:
             second_winner["seen"] = True  # the retry sees race-1 but misses race-2, stored meanwhile
