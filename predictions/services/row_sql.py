@@ -18,7 +18,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, models
 
 
 def insert_row(obj: models.Model) -> None:
@@ -82,12 +82,33 @@ def fetch_all(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
 def fetch_many(statements: Sequence[tuple[str, list[Any]]]) -> list[list[tuple[Any, ...]]]:
     """The rows of each (sql, params), as fetch_all's. On PostgreSQL the statements go in one round trip (psycopg's
-    pipeline mode: sent together, answered together), not one each."""
+    pipeline mode: sent together, answered together), not one each.
+
+    On PostgreSQL, when these are the request's first statements, they are also its connection health check:
+    instead of Django's `SELECT 1` first (a round trip of its own), a kept connection that the server has closed
+    fails these reads, and they run again, once, on a new connection. Reads are safe to repeat; a key drawn on the
+    lost connection is a gap in its sequence.
+    """
     db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        with db.wrap_database_errors:
+            driver = _driver(db)
+            return [driver.execute(_in_driver_style(sql, db.vendor), params).fetchall() for sql, params in statements]
+    unchecked = db.connection is not None and db.health_check_enabled and not db.health_check_done
+    if unchecked and not db.in_atomic_block:
+        db.health_check_done = True
+        try:
+            return _pipelined(db, statements)
+        except (OperationalError, InterfaceError):
+            if db.connection is not None and not db.connection.broken:
+                raise  # the connection is sound: the error is the statements'
+            db.close()
+    return _pipelined(db, statements)
+
+
+def _pipelined(db: Any, statements: Sequence[tuple[str, list[Any]]]) -> list[list[tuple[Any, ...]]]:
     with db.wrap_database_errors:
         driver = _driver(db)
-        if db.vendor != "postgresql":
-            return [driver.execute(_in_driver_style(sql, db.vendor), params).fetchall() for sql, params in statements]
         with driver.pipeline():
             cursors = [driver.execute(sql, params) for sql, params in statements]
         return [cursor.fetchall() for cursor in cursors]
