@@ -107,14 +107,16 @@ def _database() -> dict:
         }
         config["CONN_MAX_AGE"] = None
     elif config["ENGINE"] == "django.db.backends.postgresql":
-        # Parameters bound by the server, and statements run five times prepared once (psycopg's
-        # prepare_threshold): at one connection a scoring request's p50 fell from 7.3-9.2 ms to 5.3-6.8 ms in
-        # paired runs; at 16 connections no difference showed (bench/RESULTS.md, issue 13). Off for a pooler
-        # in transaction mode (PgBouncer), which cannot keep prepared statements.
+        # Parameters bound by the server, and a statement run five times on a connection prepared there (psycopg's
+        # prepare_threshold, which Django leaves off unless it is given): the scoring path's statements are then
+        # parsed and planned once per connection, not per request. In-process, PostgreSQL, 1,000 requests, two
+        # pairs: median 3.64 / 3.64 ms unprepared against 3.33 / 3.01 ms prepared (bench/RESULTS.md, issue 13).
+        # Both off with DB_SERVER_SIDE_BINDING=0, for a pooler in transaction mode (PgBouncer), which cannot keep
+        # prepared statements.
         binding = env_bool("DB_SERVER_SIDE_BINDING", True)
         config.setdefault("OPTIONS", {})["server_side_binding"] = binding
         if binding:
-            config["OPTIONS"]["prepare_threshold"] = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
+            config["OPTIONS"]["prepare_threshold"] = 5
     return config
 
 

@@ -1,4 +1,5 @@
-"""A request's first reads on PostgreSQL are its connection health check (row_sql.fetch_many)."""
+"""PostgreSQL connections: a request's first reads are its health check (row_sql.fetch_many), and the scoring
+path's statements are prepared on the server once per connection (settings: prepare_threshold)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from django.db import OperationalError, connection
 
 from predictions.services.row_sql import fetch_many
 
-# Not in a test's transaction (pytest.mark.django_db): a request's reads run in autocommit.
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL: a server that drops connections")
 
 
@@ -19,6 +19,7 @@ def outside_a_transaction(django_db_setup, django_db_blocker):
         yield
 
 
+# Not in a test's transaction (pytest.mark.django_db): a request's reads run in autocommit.
 def test_a_requests_first_reads_replace_a_connection_the_server_dropped(outside_a_transaction):
     # Django keeps connections between requests; PostgreSQL may terminate one meanwhile (a restart, a failover).
     connection.ensure_connection()
@@ -47,6 +48,20 @@ def test_a_failing_read_on_a_sound_connection_is_raised_not_run_again(outside_a_
     assert connection.connection.info.backend_pid == kept
     with connection.cursor() as cursor:
         cursor.execute("RESET statement_timeout")
+
+
+@pytest.mark.django_db
+def test_the_scoring_paths_statements_are_prepared_once_per_connection(
+    active_model_version, scoring_client, transaction_payload
+):
+    for _ in range(6):  # psycopg prepares a statement on its fifth run on a connection
+        assert scoring_client.post("/api/v1/transactions/", transaction_payload(), format="json").status_code == 201
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("to_char" in statement for statement in prepared)  # the history reads
+    assert any(statement.startswith("WITH w0 AS (INSERT") for statement in prepared)  # the one-statement write
 
 
 def _database_url() -> str:
