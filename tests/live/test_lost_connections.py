@@ -1,4 +1,5 @@
-"""PostgreSQL drops the server's connections: the next requests still succeed (CONN_HEALTH_CHECKS)."""
+"""PostgreSQL drops the server's connections: the next requests still succeed (the scoring path's first read is its
+health check, row_sql.fetch_many; other paths have Django's CONN_HEALTH_CHECKS)."""
 
 from __future__ import annotations
 
