@@ -3,54 +3,74 @@ path's statements are prepared on the server once per connection (settings: prep
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import psycopg
 import pytest
 from django.db import OperationalError, connection
 
 from predictions.services.row_sql import fetch_many
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL: a server that drops connections")
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL: a server that drops connections"),
+    pytest.mark.django_db,
+]
 
 
-@pytest.fixture
-def outside_a_transaction(django_db_setup, django_db_blocker):
-    """The test database in autocommit, as a request sees it (not inside a test's transaction); for reads only."""
-    with django_db_blocker.unblock():
-        yield
+def in_a_request_thread(work: Callable[[], Any]) -> Any:
+    """work() in a thread of its own, as a request runs: its own connection, in autocommit (not in the test's
+    transaction), closed at the end."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            connection.ensure_connection()
+            outcome["value"] = work()
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
-# Not in a test's transaction (pytest.mark.django_db): a request's reads run in autocommit.
-def test_a_requests_first_reads_replace_a_connection_the_server_dropped(outside_a_transaction):
+def test_a_requests_first_reads_replace_a_connection_the_server_dropped():
     # Django keeps connections between requests; PostgreSQL may terminate one meanwhile (a restart, a failover).
-    connection.ensure_connection()
-    dropped = connection.connection.info.backend_pid
-    with psycopg.connect(_database_url(), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [dropped])
-    connection.health_check_done = False  # as at the start of a request
+    def work():
+        dropped = connection.connection.info.backend_pid
+        with psycopg.connect(_database_url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [dropped])
+        connection.health_check_done = False  # as at the start of a request
+        return dropped, fetch_many([("SELECT pg_backend_pid()", []), ("SELECT 2", [])])
 
-    rows = fetch_many([("SELECT pg_backend_pid()", []), ("SELECT 2", [])])
+    dropped, rows = in_a_request_thread(work)
 
     assert rows[0][0][0] != dropped  # answered on a new connection
     assert rows[1] == [(2,)]
 
 
-def test_a_failing_read_on_a_sound_connection_is_raised_not_run_again(outside_a_transaction):
-    connection.ensure_connection()
-    kept = connection.connection.info.backend_pid
-    connection.health_check_done = False
-    with connection.cursor() as cursor:
-        cursor.execute("SET statement_timeout = 20")
-    connection.health_check_done = False
+def test_a_failing_read_on_a_sound_connection_is_raised_not_run_again():
+    def work():
+        kept = connection.connection.info.backend_pid
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 20")
+        connection.health_check_done = False
+        with pytest.raises(OperationalError, match="statement timeout"):
+            fetch_many([("SELECT pg_sleep(0.2)", [])])
+        return kept, connection.connection.info.backend_pid
 
-    with pytest.raises(OperationalError, match="statement timeout"):
-        fetch_many([("SELECT pg_sleep(0.2)", [])])
+    kept, after = in_a_request_thread(work)
 
-    assert connection.connection.info.backend_pid == kept
-    with connection.cursor() as cursor:
-        cursor.execute("RESET statement_timeout")
+    assert after == kept
 
 
-@pytest.mark.django_db
 def test_the_scoring_paths_statements_are_prepared_once_per_connection(
     active_model_version, scoring_client, transaction_payload
 ):
