@@ -25,13 +25,13 @@ migrate: install
 bootstrap: migrate
 	$(BIN)/python manage.py bootstrap_demo
 
-# Two sync workers, one per core: the request path is CPU-bound Python (see bench/RESULTS.md).
-# gunicorn.conf.py: the access log, and /metrics adding up every worker's metrics.
+# gunicorn.conf.py: one sync worker per core (the request path is CPU-bound Python; bench/RESULTS.md), the access log,
+# and /metrics adding up every worker's metrics.
 # Beside them, seal_audit seals the audit every minute (README, "Proving the audit"); it stops with gunicorn.
 run: bootstrap
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seal_audit --every 60 & sealer=$$!; trap 'kill $$sealer 2>/dev/null' EXIT; \
-	$(BIN)/gunicorn -c gunicorn.conf.py fraudsite.wsgi --bind 127.0.0.1:$(PORT) --workers 2
+	$(BIN)/gunicorn -c gunicorn.conf.py fraudsite.wsgi --bind 127.0.0.1:$(PORT)
 
 lint: install
 	$(BIN)/ruff check .

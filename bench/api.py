@@ -1,7 +1,8 @@
 """Benchmark the scoring API end to end under wrk, with a bare WSGI app as the floor in the same run.
 
 A fresh database gets 45 days of simulated history (with labels) and a trained, active model; gunicorn
-(2 sync workers, one per core, as `make run`) serves it. wrk, a load generator in C that does not share a
+serves it with the workers gunicorn.conf.py starts (as `make run` and the README's production command do: one
+per core, one more on PostgreSQL). wrk, a load generator in C that does not share a
 Python process with the server, then posts new transactions for a fixed time: bench/wrk/post.lua replays
 the simulated day that follows the history (so the share of flagged scores, which are explained, is the
 model's own), each id made new with a suffix:
@@ -90,6 +91,7 @@ def main() -> None:
         _stop(servers.pop())
         port = _free_port()
         servers.append(_start(["fraudsite.wsgi"], env, work, port, args))
+        args.workers = args.workers or _workers(servers[-1])
         loads.append(_wrk("fraudsite, 16 connections", port, 16, args.duration, post))
         loads.append(_wrk("fraudsite, 1 connection", port, 1, args.duration, post))
         if args.instances == 2:
@@ -113,7 +115,11 @@ def main() -> None:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run (20)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per instance (2: one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="gunicorn sync workers per instance (default gunicorn.conf.py's: one per core, one more on PostgreSQL)",
+    )
     parser.add_argument("--instances", type=int, choices=(1, 2), default=1, help="app instances (2: also both at once)")
     parser.add_argument("--customers", type=int, default=3000, help="simulated customers (3000)")
     parser.add_argument("--terminals", type=int, default=6000, help="simulated terminals (6000)")
@@ -180,7 +186,8 @@ def _start(
 ) -> subprocess.Popen:
     # The settings `make run` and production use (metrics in multiprocess mode, the access log), for the floor too.
     command = [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), *app, "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(args.workers)]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
     command += ["--error-logfile", str(work / f"gunicorn-{port}.log")]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     path = ready or "/api/v1/health/ready"  # also loads the model in the worker that answers
@@ -197,6 +204,11 @@ def _start(
         time.sleep(0.2)
     _stop(server)
     sys.exit(f"gunicorn did not become ready; see {work}")
+
+
+def _workers(server: subprocess.Popen) -> int:
+    """How many workers a gunicorn master runs (its child processes)."""
+    return len(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split())
 
 
 def _stop(server: subprocess.Popen) -> None:
