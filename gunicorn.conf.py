@@ -25,7 +25,7 @@ accesslog = None if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" e
 # no more than 3. On SQLite, where the writes take turns for one lock, 3 scored 8-11 % less than 2 (bench/RESULTS.md,
 # issue 13).
 # `--workers N` on the command line overrides this.
-_CORES = len(os.sched_getaffinity(0))
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)  # Linux; macOS
 
 
 def _default_workers() -> int:
